@@ -1,0 +1,1 @@
+"""DeltaDatabase library: everything the Chalice app and the local harness share."""

@@ -1,0 +1,1 @@
+"""Credentials (admin key, ``dk_`` API keys, JWT sessions) and permissions."""

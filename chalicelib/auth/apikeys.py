@@ -1,0 +1,135 @@
+"""``dk_`` API keys: generation, the stored record (hash only) and request parsing.
+
+A secret is ``dk_<id>_<43 chars of base64url>``: 256 random bits, with the key id
+in front so a lookup is one read by id followed by a constant-time hash compare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.auth.principal import PERMISSIONS, ordered
+from chalicelib.durations import parse_duration
+from chalicelib.errors import BadRequest
+
+_ID = re.compile(r"[0-9a-f]{16}")
+MAX_NAME_LENGTH = 200
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def split_secret(secret: str) -> str | None:
+    """The key id inside a ``dk_`` secret, or None when it is not well-formed."""
+    if not secret.startswith("dk_") or len(secret) < 3 + 16 + 1 + 43:
+        return None
+    key_id, sep, _ = secret[3:].partition("_")
+    return key_id if sep and _ID.fullmatch(key_id) else None
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    id: str
+    name: str
+    permissions: tuple[str, ...]
+    created_at: str
+    expires_at: str | None
+    enabled: bool
+    secret_sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "permissions": list(self.permissions),
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "enabled": self.enabled,
+            "secret_sha256": self.secret_sha256,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> KeyRecord:
+        return cls(
+            id=doc["id"],
+            name=doc["name"],
+            permissions=tuple(doc["permissions"]),
+            created_at=doc["created_at"],
+            expires_at=doc.get("expires_at"),
+            enabled=bool(doc.get("enabled", True)),
+            secret_sha256=doc["secret_sha256"],
+        )
+
+    def public(self) -> dict[str, Any]:
+        """What ``GET /api/keys`` shows: never the secret or its hash."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "permissions": list(self.permissions),
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "enabled": self.enabled,
+        }
+
+    def expiry(self) -> datetime | None:
+        return parse_rfc3339(self.expires_at) if self.expires_at else None
+
+    def usable(self, now: datetime) -> bool:
+        exp = self.expiry()
+        return self.enabled and (exp is None or now < exp)
+
+    def secret_matches(self, secret: str) -> bool:
+        return hmac.compare_digest(bytes.fromhex(self.secret_sha256), bytes.fromhex(secret_digest(secret)))
+
+
+def new_key(body: Any, now: datetime) -> tuple[KeyRecord, str]:
+    """Validate a ``POST /api/keys`` body; return the record and the one-time secret."""
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise BadRequest("'name' is required and must be a non-empty string")
+    if len(name) > MAX_NAME_LENGTH:
+        raise BadRequest(f"'name' must be at most {MAX_NAME_LENGTH} characters")
+    perms = body.get("permissions")
+    if not isinstance(perms, list) or not perms:
+        raise BadRequest("'permissions' is required: a non-empty list of read, write, admin")
+    unknown = [p for p in perms if p not in PERMISSIONS]
+    if unknown:
+        raise BadRequest(f"unknown permission {unknown[0]!r}: use read, write or admin")
+    expires_at = None
+    expires_in = body.get("expires_in")
+    if expires_in is not None and expires_in != "":
+        if not isinstance(expires_in, str):
+            raise BadRequest("'expires_in' must be a duration string such as '24h' or '7d'")
+        try:
+            expires_at = rfc3339(now + timedelta(seconds=parse_duration(expires_in)))
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+    key_id = secrets.token_hex(8)
+    secret = f"dk_{key_id}_{secrets.token_urlsafe(32)}"
+    record = KeyRecord(
+        id=key_id,
+        name=name,
+        permissions=tuple(ordered(set(perms))),
+        created_at=rfc3339(now),
+        expires_at=expires_at,
+        enabled=True,
+        secret_sha256=secret_digest(secret),
+    )
+    return record, secret

@@ -1,0 +1,85 @@
+"""Session tokens: HS256 JWTs (PyJWT) with the algorithm pinned and ``exp`` required."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from chalicelib.errors import Unauthorized
+
+ISSUER = "deltadb"
+AUDIENCE = "deltadb-api"
+MIN_SECRET_BYTES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClaims:
+    client_id: str
+    permissions: frozenset[str]
+    key_id: str | None  # API key behind the session; its deletion ends the session
+    admin_fp: str | None  # admin-key fingerprint for admin sessions
+    dev: bool  # issued in dev mode
+
+
+class SessionTokens:
+    def __init__(self, secret: bytes, ttl_seconds: int) -> None:
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(f"session signing key must be at least {MIN_SECRET_BYTES} bytes")
+        self._secret = secret
+        self.ttl = ttl_seconds
+
+    def issue(
+        self,
+        claims: SessionClaims,
+        now: datetime,
+        not_after: datetime | None = None,
+    ) -> tuple[str, datetime]:
+        exp = now + timedelta(seconds=self.ttl)
+        if not_after is not None and not_after < exp:
+            exp = not_after
+        exp = exp.replace(microsecond=0)
+        payload: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": claims.client_id,
+            "iat": int(now.timestamp()),
+            "exp": int(exp.timestamp()),
+            "jti": secrets.token_urlsafe(12),
+            "perms": sorted(claims.permissions),
+        }
+        if claims.key_id:
+            payload["key_id"] = claims.key_id
+        if claims.admin_fp:
+            payload["adm"] = claims.admin_fp
+        if claims.dev:
+            payload["dev"] = True
+        return jwt.encode(payload, self._secret, algorithm="HS256"), exp.astimezone(UTC)
+
+    def verify(self, token: str) -> SessionClaims:
+        try:
+            payload = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("session token expired") from None
+        except jwt.PyJWTError:
+            raise Unauthorized("invalid credential") from None
+        perms = payload.get("perms")
+        if not isinstance(perms, list):
+            raise Unauthorized("invalid credential")
+        return SessionClaims(
+            client_id=str(payload["sub"]),
+            permissions=frozenset(str(p) for p in perms),
+            key_id=payload.get("key_id"),
+            admin_fp=payload.get("adm"),
+            dev=bool(payload.get("dev", False)),
+        )

@@ -1,0 +1,110 @@
+"""Settings: the one place that reads configuration (environment variables).
+
+The ``deltadb`` CLI turns its flags into these variables before it starts server
+processes, so flags, env and Chalice stage config (``.chalice/config.json``
+``environment_variables``) all land here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chalicelib.durations import parse_duration, parse_size
+
+
+class ConfigError(Exception):
+    """Configuration is invalid; the message says which setting and why."""
+
+
+def _bool(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def decode_key_material(text: str, what: str) -> bytes:
+    """A 32-byte key given as base64 (standard or url-safe) or 64 hex digits."""
+    text = text.strip()
+    candidates: list[bytes] = []
+    if len(text) == 64:
+        try:
+            candidates.append(bytes.fromhex(text))
+        except ValueError:
+            pass
+    for decoder in (base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            candidates.append(decoder(text + "=" * (-len(text) % 4)))
+        except (binascii.Error, ValueError):
+            pass
+    for raw in candidates:
+        if len(raw) == 32:
+            return raw
+    raise ConfigError(f"{what} must be 32 bytes, given as base64 or 64 hex digits")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    secrets_dir: Path | None = None  # default: sibling "<data_dir>-secrets"
+    admin_key: str | None = field(default=None, repr=False)
+    admin_key_sha256: str | None = None
+    dev_mode: bool = False
+    master_key: bytes | None = field(default=None, repr=False)
+    key_file: Path | None = None
+    session_secret: bytes | None = field(default=None, repr=False)
+    token_ttl_seconds: int = 24 * 3600
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "INFO"
+    in_lambda: bool = False
+
+    @property
+    def resolved_secrets_dir(self) -> Path:
+        if self.secrets_dir is not None:
+            return self.secrets_dir
+        data = self.data_dir.resolve()
+        return data.parent / f"{data.name}-secrets"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        get = env.get
+        try:
+            settings = cls(
+                data_dir=Path(get("DELTADB_DATA_DIR") or "data"),
+                secrets_dir=Path(s) if (s := get("DELTADB_SECRETS_DIR")) else None,
+                admin_key=get("DELTADB_ADMIN_KEY") or None,
+                admin_key_sha256=(get("DELTADB_ADMIN_KEY_SHA256") or "").lower() or None,
+                dev_mode=_bool(get("DELTADB_DEV_MODE")),
+                master_key=(
+                    decode_key_material(mk, "DELTADB_MASTER_KEY")
+                    if (mk := get("DELTADB_MASTER_KEY"))
+                    else None
+                ),
+                key_file=Path(k) if (k := get("DELTADB_KEY_FILE")) else None,
+                session_secret=(
+                    ss.encode() if (ss := get("DELTADB_SESSION_SECRET")) else None
+                ),
+                token_ttl_seconds=parse_duration(get("DELTADB_TOKEN_TTL") or "24h"),
+                max_body_bytes=parse_size(get("DELTADB_MAX_BODY") or "1MiB"),
+                log_level=(get("DELTADB_LOG_LEVEL") or "INFO").upper(),
+                in_lambda=bool(get("AWS_LAMBDA_FUNCTION_NAME")),
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.admin_key is not None and len(self.admin_key) < 16:
+            raise ConfigError("the admin key must be at least 16 characters")
+        if self.session_secret is not None and len(self.session_secret) < 32:
+            raise ConfigError("DELTADB_SESSION_SECRET must be at least 32 bytes")
+        if self.dev_mode and self.in_lambda:
+            raise ConfigError("dev mode is refused in a deployed (Lambda) stage")
+        if self.dev_mode and (self.admin_key or self.admin_key_sha256):
+            raise ConfigError("dev mode and an admin key exclude each other")
+        if self.max_body_bytes < 1024:
+            raise ConfigError("DELTADB_MAX_BODY must be at least 1KiB")

@@ -1,0 +1,47 @@
+"""Strict JSON in and out: every malformed body becomes a 400, never a 500."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from chalicelib.errors import BadRequest
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def parse(raw: bytes | str | None) -> Any:
+    """Parse a request body; BadRequest for anything that is not strict JSON."""
+    if raw is None or raw == b"" or raw == "":
+        raise BadRequest("request body must be JSON")
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise BadRequest("JSON nested too deeply") from None
+    except UnicodeDecodeError:
+        raise BadRequest("request body is not valid UTF-8") from None
+    except ValueError as exc:
+        raise BadRequest(f"invalid JSON: {exc}") from None
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text of a parsed value; keeps unicode readable, escapes lone surrogates."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    except RecursionError:
+        raise BadRequest("JSON nested too deeply") from None

@@ -1,0 +1,90 @@
+"""First-start secrets for self-hosted deployments, kept in the secrets folder.
+
+The secrets folder sits outside the storage root (default: ``<data-dir>-secrets``
+beside it), so a copy of the data folder or bucket holds no key material:
+
+- ``keyring.json``  local KEKs (mode 0600), unless DELTADB_MASTER_KEY is set;
+- ``admin.json``    SHA-256 of the generated admin key (the key itself is printed once);
+- ``session.key``   the JWT signing key (32 random bytes), unless DELTADB_SESSION_SECRET is set.
+
+Every file is created with ``O_EXCL`` semantics, so processes starting together agree.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from chalicelib.auth.admin import sha256_hex
+from chalicelib.config import ConfigError, Settings
+from chalicelib.crypto.local_keyring import LocalKeyRing
+
+
+@dataclass(frozen=True)
+class Secrets:
+    admin_sha256: str | None
+    session_secret: bytes
+    key_file: Path | None
+    generated_admin_key: str | None  # set only by the call that created it
+
+
+def _create_exclusive(path: Path, content: bytes) -> bool:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, content)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+
+
+def ensure(settings: Settings) -> Secrets:
+    """Load (and on first start create) the secrets the settings do not supply."""
+    if settings.in_lambda:
+        return _from_settings_only(settings)
+    folder = settings.resolved_secrets_dir
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    key_file = None
+    if settings.master_key is None:
+        key_file = settings.key_file or folder / "keyring.json"
+        LocalKeyRing.create_file(key_file)
+
+    session_secret = settings.session_secret
+    if session_secret is None:
+        path = folder / "session.key"
+        _create_exclusive(path, base64.b64encode(secrets.token_bytes(32)))
+        session_secret = base64.b64decode(path.read_bytes())
+
+    generated = None
+    admin_sha256 = settings.admin_key_sha256
+    if settings.admin_key is not None:
+        admin_sha256 = sha256_hex(settings.admin_key)
+    elif admin_sha256 is None and not settings.dev_mode:
+        path = folder / "admin.json"
+        candidate = "ak_" + secrets.token_urlsafe(32)
+        if _create_exclusive(path, json.dumps({"sha256": sha256_hex(candidate)}).encode()):
+            generated = candidate
+        admin_sha256 = json.loads(path.read_text())["sha256"]
+    return Secrets(admin_sha256, session_secret, key_file, generated)
+
+
+def _from_settings_only(settings: Settings) -> Secrets:
+    """In Lambda nothing is generated: a stage must be configured completely."""
+    if settings.session_secret is None:
+        raise ConfigError("DELTADB_SESSION_SECRET is required in a deployed stage")
+    admin = sha256_hex(settings.admin_key) if settings.admin_key else settings.admin_key_sha256
+    if admin is None:
+        raise ConfigError("DELTADB_ADMIN_KEY or DELTADB_ADMIN_KEY_SHA256 is required in a deployed stage")
+    return Secrets(admin, settings.session_secret, settings.key_file, None)

@@ -1,0 +1,5 @@
+"""Storage port and its adapters (filesystem, in-memory; S3 in a later module)."""
+
+from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFailed, Storage, StoredObject
+
+__all__ = ["NotModified", "ObjectNotFound", "PreconditionFailed", "Storage", "StoredObject"]

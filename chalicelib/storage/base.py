@@ -1,0 +1,55 @@
+"""The Storage port: a flat namespace of small objects with a version tag each.
+
+Keys are ``/``-separated, built only from :mod:`chalicelib.names`-encoded components,
+e.g. ``files/<db>/<key>``. Every write is atomic: a reader sees the old object or the
+new one, never a mix, and a write that returns has been made durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    data: bytes
+    etag: str
+
+
+class ObjectNotFound(Exception):
+    pass
+
+
+class PreconditionFailed(Exception):
+    """An ``if_match`` / ``if_none_match`` condition did not hold."""
+
+
+class NotModified(Exception):
+    """``get(..., if_none_match=etag)`` and the object still has that etag."""
+
+
+class Storage(Protocol):
+    def get(self, key: str, *, if_none_match: str | None = None) -> StoredObject:
+        """Raise ObjectNotFound, or NotModified when the etag still matches."""
+
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> str:
+        """Store ``data`` durably and return its new etag.
+
+        ``if_none_match=True`` creates only; ``if_match`` replaces only that version.
+        Raise PreconditionFailed when the condition does not hold.
+        """
+
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Raise ObjectNotFound or PreconditionFailed."""
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys under ``prefix`` (which ends with ``/``), in no particular order."""

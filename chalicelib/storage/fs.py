@@ -1,0 +1,198 @@
+"""Filesystem Storage: one file per object under a root folder.
+
+Durability and atomicity: a write goes to a temp file in the target folder, is
+fsynced, renamed over the target and the folder is fsynced, all before ``put``
+returns. Temp files are named ``.tmp.<pid>.<random>``; encoded names never start
+with ``.``, so they cannot collide with objects. A temp file is removed when its
+write fails; one left by a killed process is swept by :meth:`FileStorage.sweep_temp_files`.
+
+Mutations of one folder are serialised with a thread lock plus ``flock`` on the
+folder (other processes), held only around the check-and-rename, so conditional
+writes (``if_match``) are true compare-and-swap across threads and processes.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFailed, StoredObject
+
+_TMP_PREFIX = ".tmp."
+
+
+def _etag(st: os.stat_result) -> str:
+    # A rename-replace always brings a new inode, so (inode, mtime, size) names a version.
+    return f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"'
+
+
+class FileStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._known_dirs: set[str] = set()
+        self._dir_locks: dict[str, threading.Lock] = {}
+        self._dir_locks_guard = threading.Lock()
+
+    # -- reading ---------------------------------------------------------------------
+    def _path(self, key: str) -> str:
+        return os.path.join(self.root, key)
+
+    def get(self, key: str, *, if_none_match: str | None = None) -> StoredObject:
+        path = self._path(key)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise ObjectNotFound(key) from None
+        except NotADirectoryError:
+            raise ObjectNotFound(key) from None
+        try:
+            st = os.fstat(fd)
+            etag = _etag(st)
+            if if_none_match is not None and etag == if_none_match:
+                raise NotModified(key)
+            chunks = []
+            remaining = st.st_size
+            while True:
+                chunk = os.read(fd, max(remaining, 65536))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                remaining -= len(chunk)
+            return StoredObject(b"".join(chunks), etag)
+        finally:
+            os.close(fd)
+
+    def list(self, prefix: str) -> Iterator[str]:
+        base = self._path(prefix)
+        if not os.path.isdir(base):
+            return
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+            for name in filenames:
+                if not name.startswith("."):
+                    yield f"{rel}/{name}"
+
+    # -- writing ---------------------------------------------------------------------
+    def _ensure_dir(self, directory: str) -> None:
+        if directory in self._known_dirs:
+            return
+        missing = []
+        d = directory
+        while not os.path.isdir(d):
+            missing.append(d)
+            d = os.path.dirname(d)
+        for new in reversed(missing):
+            try:
+                os.mkdir(new, 0o700)
+            except FileExistsError:
+                pass
+            self._fsync_dir(os.path.dirname(new))  # make the new folder entry durable
+        self._known_dirs.add(directory)
+
+    @staticmethod
+    def _fsync_dir(directory: str) -> None:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def _locked(self, directory: str) -> Iterator[None]:
+        with self._dir_locks_guard:
+            lock = self._dir_locks.setdefault(directory, threading.Lock())
+        with lock:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing releases the flock
+
+    def _current_etag(self, path: str) -> str | None:
+        try:
+            return _etag(os.stat(path))
+        except FileNotFoundError:
+            return None
+
+    def put(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
+        path = self._path(key)
+        directory = os.path.dirname(path)
+        self._ensure_dir(directory)
+        tmp = os.path.join(directory, f"{_TMP_PREFIX}{os.getpid()}.{secrets.token_hex(8)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            with self._locked(directory):
+                current = self._current_etag(path)
+                if if_none_match and current is not None:
+                    raise PreconditionFailed(key)
+                if if_match is not None and current != if_match:
+                    raise PreconditionFailed(key)
+                os.rename(tmp, path)
+                etag = _etag(os.stat(path))
+            self._fsync_dir(directory)
+            return etag
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        path = self._path(key)
+        directory = os.path.dirname(path)
+        if not os.path.isdir(directory):
+            raise ObjectNotFound(key)
+        with self._locked(directory):
+            current = self._current_etag(path)
+            if current is None:
+                raise ObjectNotFound(key)
+            if if_match is not None and current != if_match:
+                raise PreconditionFailed(key)
+            os.unlink(path)
+        self._fsync_dir(directory)
+
+    # -- maintenance -----------------------------------------------------------------
+    def sweep_temp_files(self, older_than_seconds: float = 3600.0) -> int:
+        """Remove temp files of dead processes (or stale ones); return how many."""
+        removed = 0
+        now = time.time()
+        for dirpath, _dirs, filenames in os.walk(self.root):
+            for name in filenames:
+                if not name.startswith(_TMP_PREFIX):
+                    continue
+                path = os.path.join(dirpath, name)
+                try:
+                    pid = int(name.split(".")[2])
+                    alive = _pid_alive(pid) and pid != 0
+                    stale = now - os.stat(path).st_mtime > older_than_seconds
+                    if not alive or stale:
+                        os.unlink(path)
+                        removed += 1
+                except (ValueError, IndexError, FileNotFoundError):
+                    continue
+        return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return True
