@@ -1,0 +1,1 @@
+"""Local harness: the ``deltadb`` command and the HTTP adapter around the Chalice app."""

@@ -1,0 +1,114 @@
+"""``deltadb``: run DeltaDatabase as a long-lived server.
+
+``deltadb serve`` turns flags into DELTADB_* environment variables (the one config
+channel, read by chalicelib.config), provisions first-start secrets once in this
+parent process, sweeps temp files left by killed processes, then starts Granian
+(a production HTTP server: Rust I/O, keep-alive, worker processes) on the ASGI
+adapter in local/asgi.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from chalicelib import provisioning
+from chalicelib.config import ConfigError, Settings
+from chalicelib.storage.fs import FileStorage
+
+# flag -> environment variable; flags win over the environment.
+_FLAG_ENV = {
+    "data_dir": "DELTADB_DATA_DIR",
+    "secrets_dir": "DELTADB_SECRETS_DIR",
+    "admin_key": "DELTADB_ADMIN_KEY",
+    "key_file": "DELTADB_KEY_FILE",
+    "max_body": "DELTADB_MAX_BODY",
+    "token_ttl": "DELTADB_TOKEN_TTL",
+    "log_level": "DELTADB_LOG_LEVEL",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="deltadb", description="DeltaDatabase: encrypted JSON document store")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the all-in-one server (FS backend, in-process handlers)")
+    s.add_argument("--host", default=os.environ.get("DELTADB_HOST", "127.0.0.1"), help="listen address")
+    s.add_argument("--port", type=int, default=int(os.environ.get("DELTADB_PORT", "8080")), help="listen port")
+    s.add_argument("--data-dir", help="storage root: files/, templates/, _auth/ go under it (default ./data)")
+    s.add_argument("--secrets-dir", help="where first-start secrets live (default <data-dir>-secrets)")
+    s.add_argument("--admin-key", help="admin key (prefer DELTADB_ADMIN_KEY: flags show up in ps)")
+    s.add_argument("--key-file", help="local keyring file (default <secrets-dir>/keyring.json)")
+    s.add_argument("--max-body", help="request body limit, e.g. 1MiB (default 1MiB)")
+    s.add_argument("--token-ttl", help="session token lifetime, e.g. 24h (default 24h)")
+    s.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
+    s.add_argument("--dev", action="store_true", help="dev mode: no admin key, login by client_id (never deploy)")
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("DELTADB_WORKERS", str(os.cpu_count() or 1))),
+        help="server processes (default: CPU count)",
+    )
+    s.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("DELTADB_THREADS", "16")),
+        help="request threads per process (default 16)",
+    )
+    return p
+
+
+def serve(args: argparse.Namespace) -> int:
+    for flag, env in _FLAG_ENV.items():
+        value = getattr(args, flag)
+        if value:
+            os.environ[env] = str(value)
+    if args.dev:
+        os.environ["DELTADB_DEV_MODE"] = "1"
+    os.environ["DELTADB_THREADS"] = str(args.threads)
+    try:
+        settings = Settings.from_env()
+        secrets = provisioning.ensure(settings)
+    except ConfigError as exc:
+        print(f"deltadb: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if secrets.generated_admin_key:
+        print(
+            "First start: generated an admin key. It is shown once; only its hash is kept in "
+            f"{settings.resolved_secrets_dir / 'admin.json'}\n\n    {secrets.generated_admin_key}\n",
+            flush=True,
+        )
+    if settings.dev_mode:
+        print("WARNING: DEV MODE — no admin key; any client_id can log in with read+write.", file=sys.stderr)
+    swept = FileStorage(settings.data_dir).sweep_temp_files()
+    print(
+        f"deltadb: serving http://{args.host}:{args.port} data={settings.data_dir.resolve()} "
+        f"workers={args.workers} threads={args.threads}" + (f" (removed {swept} stale temp files)" if swept else ""),
+        flush=True,
+    )
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+
+    Granian(
+        "local.asgi:application",
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.ASGI,
+        workers=args.workers,
+        backlog=2048,
+        log_level=LogLevels.warning,
+        respawn_failed_workers=True,
+    ).serve()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
