@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice.app import Chalice, Request, Response
 
 from chalicelib.api import Conditions
 from chalicelib.bootstrap import Runtime
@@ -27,8 +27,18 @@ ANY_CONTENT = ["*/*"]  # accept bodies whatever Content-Type a Go-era client sen
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
+Headers = dict[str, str | list[str]]
+
+
+def request() -> Request:
+    req = app.current_request
+    assert req is not None  # set by Chalice before any view runs
+    return req
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body=json.dumps(body), status_code=status, headers={**JSON_HEADERS, **(headers or {})})
+    out: Headers = {**JSON_HEADERS, **(headers or {})}
+    return Response(body=json.dumps(body), status_code=status, headers=out)
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -60,7 +70,7 @@ def route(path: str, methods: list[str]) -> Callable[[Callable[..., Response]], 
 
     def register(view: Callable[..., Response]) -> Callable[..., Response]:
         def dispatch(**params: str) -> Response:
-            if app.current_request.method == "OPTIONS":
+            if request().method == "OPTIONS":
                 return error_response(405, "method not allowed", {"Allow": ", ".join(methods)})
             try:
                 return view(**params)
@@ -78,16 +88,16 @@ def route(path: str, methods: list[str]) -> Callable[[Callable[..., Response]], 
 
 
 def _auth() -> str | None:
-    return app.current_request.headers.get("authorization")
+    return request().headers.get("authorization")
 
 
 def _conditions() -> Conditions:
-    h = app.current_request.headers
+    h = request().headers
     return Conditions(if_match=h.get("if-match"), if_none_match=h.get("if-none-match"))
 
 
 def _key() -> str | None:
-    params = app.current_request.query_params
+    params = request().query_params
     return params.get("key") if params else None
 
 
@@ -105,13 +115,13 @@ def admin_workers() -> Response:
 # -- auth ------------------------------------------------------------------------
 @route("/api/login", ["POST"])
 def login() -> Response:
-    return json_response(runtime.api.login(app.current_request.raw_body))
+    return json_response(runtime.api.login(request().raw_body))
 
 
 @route("/api/keys", ["GET", "POST"])
 def api_keys() -> Response:
-    if app.current_request.method == "POST":
-        return json_response(runtime.api.create_key(_auth(), app.current_request.raw_body), 201)
+    if request().method == "POST":
+        return json_response(runtime.api.create_key(_auth(), request().raw_body), 201)
     return json_response(runtime.api.list_keys(_auth()))
 
 
@@ -123,9 +133,9 @@ def api_key(key_id: str) -> Response:
 # -- entities --------------------------------------------------------------------
 @route("/entity/{db}", ["GET", "PUT", "DELETE"])
 def entity(db: str) -> Response:
-    api, method = runtime.api, app.current_request.method
+    api, method = runtime.api, request().method
     if method == "PUT":
-        etags = api.put_entities(_auth(), db, app.current_request.raw_body, _conditions())
+        etags = api.put_entities(_auth(), db, request().raw_body, _conditions())
         return json_response({"status": "ok"}, headers={"ETag": etags[0]} if len(etags) == 1 else None)
     if method == "DELETE":
         return json_response(api.delete_entity(_auth(), db, _key(), _conditions()))
@@ -143,12 +153,12 @@ def list_schemas() -> Response:
 
 @route("/schema/{schema_id}", ["GET", "PUT", "DELETE"])
 def schema(schema_id: str) -> Response:
-    api, method = runtime.api, app.current_request.method
+    api, method = runtime.api, request().method
     if method == "PUT":
-        return json_response(api.put_schema(_auth(), schema_id, app.current_request.raw_body))
+        return json_response(api.put_schema(_auth(), schema_id, request().raw_body))
     if method == "DELETE":
         return json_response(api.delete_schema(_auth(), schema_id))
-    return Response(body=api.get_schema(schema_id), status_code=200, headers=JSON_HEADERS)
+    return Response(body=api.get_schema(schema_id), status_code=200, headers={**JSON_HEADERS})
 
 
 # -- processing handlers (Lambda functions) ----------------------------------------

@@ -38,7 +38,7 @@ class Api:
         self.max_body_bytes = max_body_bytes
 
     # -- helpers -----------------------------------------------------------------
-    def body(self, raw: bytes | None) -> Any:
+    def body(self, raw: bytes | str | None) -> Any:
         if raw is not None and len(raw) > self.max_body_bytes:
             raise PayloadTooLarge(f"request body larger than {self.max_body_bytes} bytes")
         return jsonbody.parse(raw)
@@ -49,7 +49,7 @@ class Api:
         return principal
 
     # -- auth --------------------------------------------------------------------
-    def login(self, raw: bytes | None) -> dict[str, Any]:
+    def login(self, raw: bytes | str | None) -> dict[str, Any]:
         body = self.body(raw)
         if not isinstance(body, dict):
             raise BadRequest("body must be a JSON object")
@@ -59,7 +59,9 @@ class Api:
         if isinstance(key, str) and key:
             if self.auth.is_admin_key(key):
                 assert self.auth.admin is not None
-                claims = SessionClaims("admin", frozenset((READ, WRITE, ADMIN)), None, self.auth.admin.fingerprint, False)
+                claims = SessionClaims(
+                    "admin", frozenset((READ, WRITE, ADMIN)), None, self.auth.admin.fingerprint, False
+                )
             elif key.startswith("dk_"):
                 record = self.auth.resolve_api_key(key)
                 claims = SessionClaims(record.name, frozenset(record.permissions), record.id, None, False)
@@ -82,7 +84,7 @@ class Api:
             "permissions": ordered(claims.permissions),
         }
 
-    def create_key(self, authorization: str | None, raw: bytes | None) -> dict[str, Any]:
+    def create_key(self, authorization: str | None, raw: bytes | str | None) -> dict[str, Any]:
         self.principal(authorization, ADMIN)
         record, secret = new_key(self.body(raw), datetime.now(UTC))
         self.workers.create_key(record)
@@ -105,7 +107,9 @@ class Api:
         return OK
 
     # -- entities ----------------------------------------------------------------
-    def put_entities(self, authorization: str | None, raw_db: str, raw: bytes | None, cond: Conditions) -> list[str]:
+    def put_entities(
+        self, authorization: str | None, raw_db: str, raw: bytes | str | None, cond: Conditions
+    ) -> list[str]:
         self.principal(authorization, WRITE)
         db = names.from_path(raw_db, "database name")
         body = self.body(raw)
@@ -119,9 +123,7 @@ class Api:
             raise BadRequest("only 'If-None-Match: *' is supported on PUT")
         self.schemas.validate(db, body.items())
         values = [(key, jsonbody.dumps(value)) for key, value in body.items()]
-        return self.workers.put_entities(
-            db, values, if_match=cond.if_match, if_none_match=cond.if_none_match == "*"
-        )
+        return self.workers.put_entities(db, values, if_match=cond.if_match, if_none_match=cond.if_none_match == "*")
 
     def get_entity(self, authorization: str | None, raw_db: str, key: str | None, cond: Conditions) -> dict[str, Any]:
         self.principal(authorization, READ)
@@ -130,7 +132,9 @@ class Api:
             raise BadRequest("query parameter 'key' is required")
         return self.workers.get_entity(db, names.validate(key, "entity key"), cond.if_none_match)
 
-    def delete_entity(self, authorization: str | None, raw_db: str, key: str | None, cond: Conditions) -> dict[str, str]:
+    def delete_entity(
+        self, authorization: str | None, raw_db: str, key: str | None, cond: Conditions
+    ) -> dict[str, str]:
         self.principal(authorization, WRITE)
         db = names.from_path(raw_db, "database name")
         if key is None:
@@ -145,7 +149,7 @@ class Api:
     def get_schema(self, raw_id: str) -> str:
         return str(self.workers.get_schema(names.from_path(raw_id, "schema id"))["schema"])
 
-    def put_schema(self, authorization: str | None, raw_id: str, raw: bytes | None) -> dict[str, str]:
+    def put_schema(self, authorization: str | None, raw_id: str, raw: bytes | str | None) -> dict[str, str]:
         self.principal(authorization, WRITE)
         schema_id = names.from_path(raw_id, "schema id")
         schema = self.body(raw)

@@ -79,14 +79,10 @@ class Settings:
                 admin_key_sha256=(get("DELTADB_ADMIN_KEY_SHA256") or "").lower() or None,
                 dev_mode=_bool(get("DELTADB_DEV_MODE")),
                 master_key=(
-                    decode_key_material(mk, "DELTADB_MASTER_KEY")
-                    if (mk := get("DELTADB_MASTER_KEY"))
-                    else None
+                    decode_key_material(mk, "DELTADB_MASTER_KEY") if (mk := get("DELTADB_MASTER_KEY")) else None
                 ),
                 key_file=Path(k) if (k := get("DELTADB_KEY_FILE")) else None,
-                session_secret=(
-                    ss.encode() if (ss := get("DELTADB_SESSION_SECRET")) else None
-                ),
+                session_secret=(ss.encode() if (ss := get("DELTADB_SESSION_SECRET")) else None),
                 token_ttl_seconds=parse_duration(get("DELTADB_TOKEN_TTL") or "24h"),
                 max_body_bytes=parse_size(get("DELTADB_MAX_BODY") or "1MiB"),
                 log_level=(get("DELTADB_LOG_LEVEL") or "INFO").upper(),

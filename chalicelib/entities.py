@@ -19,7 +19,9 @@ class EntityStore:
         self.storage = storage
         self.keyring = keyring
 
-    def put(self, db: str, key: str, value_json: str, *, if_match: str | None = None, if_none_match: bool = False) -> str:
+    def put(
+        self, db: str, key: str, value_json: str, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> str:
         names.validate(db, "database name")
         names.validate(key, "entity key")
         blob = envelope.seal(self.keyring, db, key, value_json.encode("utf-8"))

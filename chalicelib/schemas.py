@@ -30,7 +30,7 @@ def compile_schema(schema: Any) -> Validator:
         raise BadRequest("'$schema' must be a string")
     cls = jsonschema.validators.validator_for(schema, default=_DEFAULT)
     try:
-        cls.check_schema(schema)
+        cls.check_schema(schema)  # type: ignore[arg-type]  # booleans are valid schemas
     except SchemaError as exc:
         where = "/" + "/".join(str(p) for p in exc.path) if exc.path else "the root"
         raise BadRequest(f"invalid JSON Schema at {where}: {exc.message}") from None

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from chalice import Chalice
+from chalice.app import Chalice
 from chalice.config import Config
 from chalice.local import ForbiddenError, LocalChalice, LocalGateway, LocalGatewayException
 
@@ -109,9 +109,7 @@ class ChaliceASGI:
         if query:
             path = f"{path}?{query}"
         try:
-            response = self.gateway.handle_request(
-                method=scope["method"], path=path, headers=headers, body=body
-            )
+            response = self.gateway.handle_request(method=scope["method"], path=path, headers=headers, body=body)
         except ForbiddenError:
             return _error(404, "not found")
         except LocalGatewayException as exc:

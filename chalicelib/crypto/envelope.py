@@ -75,7 +75,7 @@ def open_(keyring: KeyRing, db: str, key: str, blob: bytes) -> bytes:
         raise EnvelopeError(f"unsupported format version {version}")
     end = _PREFIX.size + hlen
     try:
-        header = json.loads(blob[_PREFIX.size:end])
+        header = json.loads(blob[_PREFIX.size : end])
         if header["alg"] != ALG:
             raise EnvelopeError(f"unsupported algorithm {header['alg']!r}")
         wrapped = base64.b64decode(header["wk"], validate=True)

@@ -12,7 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.crypto.envelope import EnvelopeError
-from chalicelib.errors import BadRequest, DeltaError, IntegrityError, NotFound, PreconditionFailed, Unavailable, to_result
+from chalicelib.errors import (
+    BadRequest,
+    DeltaError,
+    IntegrityError,
+    NotFound,
+    PreconditionFailed,
+    Unavailable,
+    to_result,
+)
 from chalicelib.storage.base import ObjectNotFound
 from chalicelib.storage.base import PreconditionFailed as StoragePrecondition
 

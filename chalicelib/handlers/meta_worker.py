@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib import names
 from chalicelib.handlers import Op, dispatch
-from chalicelib.storage.base import NotModified, Storage
+from chalicelib.storage.base import NotModified, ObjectNotFound, Storage
 
 SCHEMA_PREFIX = "templates/"
 KEY_PREFIX = "_auth/keys/"
@@ -62,7 +62,7 @@ class MetaWorker:
     def _schema_list(self, _e: dict[str, Any]) -> dict[str, Any]:
         ids = []
         for obj in self.storage.list(SCHEMA_PREFIX):
-            leaf = obj[len(SCHEMA_PREFIX):]
+            leaf = obj[len(SCHEMA_PREFIX) :]
             if "/" not in leaf and leaf.endswith(".json"):
                 ids.append(names.decode(leaf[: -len(".json")]))
         return {"ids": sorted(ids)}
@@ -83,7 +83,7 @@ class MetaWorker:
         for obj in self.storage.list(KEY_PREFIX):
             try:
                 records.append(json.loads(self.storage.get(obj).data))
-            except Exception:  # deleted between list and get, or unreadable: skip
+            except (ObjectNotFound, ValueError):  # deleted between list and get, or unreadable
                 continue
         records.sort(key=lambda r: (r.get("created_at", ""), r.get("id", "")))
         return {"records": records}

@@ -109,7 +109,9 @@ def test_expired_session_is_401(configure: Any) -> None:
 
     api = configure()
     sessions = app_module.runtime.api.auth.sessions
-    claims = SessionClaims("admin", frozenset({"read", "write", "admin"}), None, app_module.runtime.api.auth.admin.fingerprint, False)  # type: ignore[union-attr]
+    claims = SessionClaims(
+        "admin", frozenset({"read", "write", "admin"}), None, app_module.runtime.api.auth.admin.fingerprint, False
+    )  # type: ignore[union-attr]
     token, _ = sessions.issue(claims, datetime.now(UTC) - timedelta(days=2))
     r = api.get("/entity/db?key=k", token=token)
     assert r.status == 401 and "expired" in error_of(r)
@@ -133,7 +135,8 @@ def test_create_key_shape_and_secret_strength(api: Api) -> None:
     body = r.json
     assert set(body) == {"id", "name", "secret", "permissions", "expires_at", "created_at"}
     assert body["secret"].startswith("dk_")
-    random_part = body["secret"].rsplit("_", 1)[-1]
+    assert body["secret"][3:20] == body["id"] + "_"
+    random_part = body["secret"][20:]
     assert len(random_part) >= 43  # 32 bytes base64url = 256 bits
     assert body["permissions"] == ["read", "write"]
     assert body["expires_at"] is not None
@@ -242,8 +245,22 @@ def test_multi_entity_put(api: Api) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [0, -1, 2**70, 1.5e-300, 3.141592653589793, "", "ünïcødé 日本 🎉", "\ud800", True, None, [], {}, [[[[]]]],
-     {"a": {"b": {"c": [1, "2", 3.0]}}}],  # fmt: skip
+    [
+        0,
+        -1,
+        2**70,
+        1.5e-300,
+        3.141592653589793,
+        "",
+        "ünïcødé 日本 🎉",
+        "\ud800",
+        True,
+        None,
+        [],
+        {},
+        [[[[]]]],
+        {"a": {"b": {"c": [1, "2", 3.0]}}},
+    ],
 )
 def test_any_json_value_roundtrips(api: Api, value: Any) -> None:
     assert api.put("/entity/db", {"v": value}).status == 200

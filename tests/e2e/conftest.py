@@ -1,0 +1,357 @@
+"""End-to-end harness: starts the real ``deltadb serve`` process and talks HTTP to it.
+
+``ServerProcess`` owns one server (Granian parent plus its worker processes, all in one
+new session / process group). ``server_factory`` starts any number of them and always
+tears them down; ``server`` is one shared instance per test module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+DELTADB = Path(sys.executable).with_name("deltadb")
+ADMIN_KEY = "e2e-admin-key-0123456789abcdef"
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 15.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def q(name: str) -> str:
+    """Percent-encode one path segment or query value (everything but unreserved chars)."""
+    return quote(name, safe="")
+
+
+class Reply:
+    """A fully read HTTP response."""
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes, elapsed: float) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.elapsed = elapsed
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def error(self) -> str:
+        """The contract's error body ``{"error": "<message>"}``; fails the test otherwise."""
+        assert self.headers.get("content-type", "").startswith("application/json"), (self.status, self.headers)
+        doc = self.json()
+        assert isinstance(doc, dict), doc
+        assert set(doc) == {"error"}, doc
+        assert isinstance(doc["error"], str), doc
+        assert doc["error"], doc
+        return doc["error"]
+
+    def __repr__(self) -> str:
+        return f"Reply({self.status}, {self.body[:300]!r})"
+
+
+class ServerProcess:
+    """One ``deltadb serve`` process group on 127.0.0.1:<free port>."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        admin_key: str | None = ADMIN_KEY,
+        *,
+        workers: int = 2,
+        extra_args: tuple[str, ...] = (),
+        log_dir: Path | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.secrets_dir = self.data_dir.parent / f"{self.data_dir.name}-secrets"
+        self.admin_key = admin_key
+        self.workers = workers
+        self.extra_args = extra_args
+        self.log_dir = Path(log_dir) if log_dir else self.data_dir.parent / f"{self.data_dir.name}-logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.starts = 0
+        self._stdout_path: Path | None = None
+        self._stderr_path: Path | None = None
+
+    # -- addresses ---------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- output of the current (or last) run ---------------------------------------
+    def stdout(self) -> str:
+        return self._stdout_path.read_text(errors="replace") if self._stdout_path else ""
+
+    def stderr(self) -> str:
+        return self._stderr_path.read_text(errors="replace") if self._stderr_path else ""
+
+    def output(self) -> str:
+        return f"--- stdout ---\n{self.stdout()}\n--- stderr ---\n{self.stderr()}"
+
+    # -- lifecycle -----------------------------------------------------------------
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DELTADB_")}
+        if self.admin_key is not None:
+            env["DELTADB_ADMIN_KEY"] = self.admin_key
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def start(self, timeout: float = START_TIMEOUT) -> ServerProcess:
+        assert not self.running, "server already running"
+        for attempt in range(3):
+            self._spawn()
+            if self._wait_healthy(timeout):
+                return self
+            out = self.output()
+            self._kill_group(signal.SIGKILL)
+            if attempt < 2 and re.search(r"address already in use|os error 98", out, re.IGNORECASE):
+                continue  # lost the free-port race: try another port
+            pytest.fail(f"deltadb serve did not become healthy within {timeout}s on {self.base_url}\n{out}")
+        raise AssertionError("unreachable")
+
+    def _spawn(self) -> None:
+        self.port = free_port()
+        self.starts += 1
+        self._stdout_path = self.log_dir / f"run{self.starts}-stdout.log"
+        self._stderr_path = self.log_dir / f"run{self.starts}-stderr.log"
+        cmd = [
+            str(DELTADB),
+            "serve",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--workers",
+            str(self.workers),
+            *self.extra_args,
+        ]
+        with open(self._stdout_path, "wb") as out, open(self._stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=self._env(),
+                cwd=str(self.data_dir.parent),
+                start_new_session=True,
+            )
+
+    def _wait_healthy(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                return False
+            try:
+                if self.request("GET", "/health", timeout=2).status == 200:
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.05)
+        return False
+
+    def _kill_group(self, sig: int) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, sig)  # start_new_session: pgid == pid of the parent
+
+    def _group_alive(self) -> bool:
+        if self.proc is None:
+            return False
+        try:
+            os.killpg(self.proc.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _wait_group_gone(self, timeout: float) -> bool:
+        """Wait until no process of the group is left (workers included)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None:
+                self.proc.poll()  # reap the parent so it does not linger as a zombie
+            if not self._group_alive() or self._only_zombies_left():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _only_zombies_left(self) -> bool:
+        """True when every process still in the group is a zombie (already dead)."""
+        assert self.proc is not None
+        pgid = self.proc.pid
+        members = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if int(fields[2]) == pgid:
+                members.append(fields[0])
+        return all(state in ("Z", "X") for state in members)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        """SIGTERM the whole group and wait; SIGKILL whatever is left after ``timeout``."""
+        if self.proc is None:
+            return None
+        self._kill_group(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._kill_group(signal.SIGKILL)
+            self.proc.wait(timeout=STOP_TIMEOUT)
+        if not self._wait_group_gone(timeout):
+            self._kill_group(signal.SIGKILL)
+            self._wait_group_gone(STOP_TIMEOUT)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """``kill -9`` the whole process group (parent and every worker) at once."""
+        if self.proc is None:
+            return
+        self._kill_group(signal.SIGKILL)
+        self.proc.wait(timeout=STOP_TIMEOUT)
+        self._wait_group_gone(STOP_TIMEOUT)
+
+    def restart(self) -> ServerProcess:
+        self.stop()
+        return self.start()
+
+    def cleanup(self) -> None:
+        if self.proc is not None and (self.running or self._group_alive()):
+            self.stop(timeout=5)
+
+    # -- HTTP ----------------------------------------------------------------------
+    def connection(self, timeout: float = 10.0) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def auth(self, credential: str | None = None) -> dict[str, str]:
+        cred = credential if credential is not None else self.admin_key
+        assert cred is not None
+        return {"Authorization": f"Bearer {cred}"}
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        credential: str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
+        conn: http.client.HTTPConnection | None = None,
+    ) -> Reply:
+        """One request on a fresh connection (or on ``conn``); ``path`` is sent as given.
+
+        ``body``: bytes/str are sent raw, anything else is JSON-encoded.
+        ``credential``: a bearer value; ``None`` means no Authorization header.
+        """
+        hdrs: dict[str, str] = {}
+        if body is not None and not isinstance(body, bytes | str):
+            body = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        elif isinstance(body, str):
+            body = body.encode()
+        if credential is not None:
+            hdrs.update(self.auth(credential))
+        hdrs.update(headers or {})
+        own = conn is None
+        c = conn or self.connection(timeout)
+        try:
+            t0 = time.monotonic()
+            c.request(method, path, body=body, headers=hdrs)
+            resp = c.getresponse()
+            data = resp.read()
+            elapsed = time.monotonic() - t0
+            return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data, elapsed)
+        finally:
+            if own:
+                c.close()
+
+    def admin(self, method: str, path: str, body: Any = None, **kw: Any) -> Reply:
+        """A request with the admin key as credential."""
+        return self.request(method, path, body, credential=self.admin_key, **kw)
+
+    # -- convenience -------------------------------------------------------------
+    def put(self, db: str, values: dict[str, Any], credential: str | None = None) -> Reply:
+        return self.request("PUT", f"/entity/{q(db)}", values, credential=credential or self.admin_key)
+
+    def get(self, db: str, key: str, credential: str | None = None) -> Reply:
+        return self.request("GET", f"/entity/{q(db)}?key={q(key)}", credential=credential or self.admin_key)
+
+    def files(self) -> list[Path]:
+        return sorted(p for p in self.data_dir.rglob("*") if p.is_file())
+
+
+ServerFactory = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
+    """``server_factory(data_dir=None, admin_key=ADMIN_KEY, start=True, **kw)`` → ServerProcess.
+
+    Every server made here is stopped (group SIGTERM, then SIGKILL) at teardown.
+    """
+    made: list[ServerProcess] = []
+    counter = iter(range(1_000_000))
+
+    def make(
+        data_dir: Path | None = None,
+        admin_key: str | None = ADMIN_KEY,
+        *,
+        start: bool = True,
+        **kw: Any,
+    ) -> ServerProcess:
+        srv = ServerProcess(data_dir or tmp_path / f"data{next(counter)}", admin_key, **kw)
+        made.append(srv)
+        return srv.start() if start else srv
+
+    try:
+        yield make
+    finally:
+        for srv in made:
+            srv.cleanup()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One running server shared by a test module (tests use distinct database names)."""
+    srv = ServerProcess(tmp_path_factory.mktemp("shared") / "data")
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.cleanup()

@@ -1,0 +1,89 @@
+"""Envelope format and the local keyring."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from chalicelib.crypto import envelope
+from chalicelib.crypto.keyring import KeyUnavailable
+from chalicelib.crypto.local_keyring import LocalKeyRing, key_id_for
+
+
+@pytest.fixture
+def ring() -> LocalKeyRing:
+    return LocalKeyRing.from_master_key(os.urandom(32))
+
+
+def test_roundtrip_and_fresh_keys(ring: LocalKeyRing) -> None:
+    a = envelope.seal(ring, "db", "k", b'{"x":1}')
+    b = envelope.seal(ring, "db", "k", b'{"x":1}')
+    assert a != b  # fresh data key and nonce each time
+    assert envelope.open_(ring, "db", "k", a) == b'{"x":1}'
+    assert b'{"x":1}' not in a
+
+
+def test_header_records_version_and_key_id(ring: LocalKeyRing) -> None:
+    blob = envelope.seal(ring, "db", "k", b"v")
+    assert blob[:4] == b"DDBE" and blob[4] == 1
+    hlen = int.from_bytes(blob[5:7], "big")
+    header = json.loads(blob[7 : 7 + hlen])
+    assert header["kid"] == ring.active_key_id and header["alg"] == "A256GCM"
+
+
+@pytest.mark.parametrize(("db", "key"), [("db", "other"), ("other", "k"), ("dbk", ""), ("d", "bk")])
+def test_blob_bound_to_its_place(ring: LocalKeyRing, db: str, key: str) -> None:
+    blob = envelope.seal(ring, "db", "k", b"v")
+    with pytest.raises(envelope.EnvelopeError):
+        envelope.open_(ring, db, key, blob)
+
+
+def test_every_byte_is_authenticated(ring: LocalKeyRing) -> None:
+    blob = envelope.seal(ring, "db", "k", b"some value")
+    for i in range(len(blob)):
+        tampered = bytearray(blob)
+        tampered[i] ^= 0x01
+        with pytest.raises(envelope.EnvelopeError):
+            envelope.open_(ring, "db", "k", bytes(tampered))
+
+
+def test_wrong_keyring_fails(ring: LocalKeyRing) -> None:
+    blob = envelope.seal(ring, "db", "k", b"v")
+    with pytest.raises(envelope.EnvelopeError):
+        envelope.open_(LocalKeyRing.from_master_key(os.urandom(32)), "db", "k", blob)
+
+
+def test_rotation_keeps_old_entities_readable() -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    ring1 = LocalKeyRing.from_master_key(old)
+    blob = envelope.seal(ring1, "db", "k", b"v")
+    ring2 = LocalKeyRing({key_id_for(old): old, key_id_for(new): new}, key_id_for(new))
+    assert envelope.open_(ring2, "db", "k", blob) == b"v"
+    assert envelope.seal(ring2, "db", "k", b"v") != blob
+
+
+def test_unwrap_checks_context(ring: LocalKeyRing) -> None:
+    dk = ring.generate_data_key({"db": "a"})
+    assert ring.decrypt_data_key(dk.key_id, dk.wrapped, {"db": "a"}) == dk.plaintext
+    with pytest.raises(KeyUnavailable):
+        ring.decrypt_data_key(dk.key_id, dk.wrapped, {"db": "b"})
+    with pytest.raises(KeyUnavailable):
+        ring.decrypt_data_key("local-unknown", dk.wrapped, {"db": "a"})
+    assert len(dk.plaintext) == 32
+
+
+def test_key_file_created_once_with_mode_0600(tmp_path: Path) -> None:
+    path = tmp_path / "s" / "keyring.json"
+    assert LocalKeyRing.create_file(path) is True
+    first = path.read_bytes()
+    assert LocalKeyRing.create_file(path) is False
+    assert path.read_bytes() == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    ring = LocalKeyRing.from_file(path)
+    blob = envelope.seal(ring, "db", "k", b"v")
+    assert envelope.open_(LocalKeyRing.from_file(path), "db", "k", blob) == b"v"
+    assert list(path.parent.glob("*.tmp")) == []

@@ -1,0 +1,185 @@
+"""FileStorage: atomic durable writes, CAS, no temp files left, safe under concurrency."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFailed
+from chalicelib.storage.fs import FileStorage
+from chalicelib.storage.memory import MemoryStorage
+
+
+@pytest.fixture(params=["fs", "memory"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> FileStorage | MemoryStorage:
+    return FileStorage(tmp_path) if request.param == "fs" else MemoryStorage()
+
+
+def temp_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob(".tmp.*")]
+
+
+def test_put_get_delete_list(storage: FileStorage | MemoryStorage) -> None:
+    e1 = storage.put("files/db/a", b"one")
+    assert storage.get("files/db/a").data == b"one"
+    assert storage.get("files/db/a").etag == e1
+    e2 = storage.put("files/db/a", b"two")
+    assert e2 != e1
+    storage.put("files/db/b", b"x")
+    storage.put("templates/s.json", b"{}")
+    assert sorted(storage.list("files/")) == ["files/db/a", "files/db/b"]
+    storage.delete("files/db/a")
+    with pytest.raises(ObjectNotFound):
+        storage.get("files/db/a")
+    with pytest.raises(ObjectNotFound):
+        storage.delete("files/db/a")
+    assert list(storage.list("nothing/")) == []
+
+
+def test_conditional_writes(storage: FileStorage | MemoryStorage) -> None:
+    e1 = storage.put("k/x", b"1", if_none_match=True)
+    with pytest.raises(PreconditionFailed):
+        storage.put("k/x", b"2", if_none_match=True)
+    with pytest.raises(PreconditionFailed):
+        storage.put("k/x", b"2", if_match='"stale"')
+    with pytest.raises(PreconditionFailed):
+        storage.put("k/missing", b"2", if_match=e1)
+    e2 = storage.put("k/x", b"2", if_match=e1)
+    with pytest.raises(NotModified):
+        storage.get("k/x", if_none_match=e2)
+    assert storage.get("k/x", if_none_match=e1).data == b"2"
+    with pytest.raises(PreconditionFailed):
+        storage.delete("k/x", if_match=e1)
+    storage.delete("k/x", if_match=e2)
+
+
+def test_failed_write_leaves_no_temp_file_and_keeps_old_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fs = FileStorage(tmp_path)
+    fs.put("files/db/k", b"old")
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(5, "injected I/O error")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError):
+        fs.put("files/db/k", b"new")
+    monkeypatch.undo()
+    assert fs.get("files/db/k").data == b"old"
+    assert temp_files(tmp_path) == []
+
+
+def test_failed_condition_leaves_no_temp_file(tmp_path: Path) -> None:
+    fs = FileStorage(tmp_path)
+    fs.put("files/db/k", b"old")
+    with pytest.raises(PreconditionFailed):
+        fs.put("files/db/k", b"new", if_none_match=True)
+    assert temp_files(tmp_path) == []
+
+
+def test_files_are_private(tmp_path: Path) -> None:
+    fs = FileStorage(tmp_path)
+    fs.put("files/db/k", b"x")
+    assert (tmp_path / "files/db/k").stat().st_mode & 0o077 == 0
+
+
+def test_sweep_removes_temp_files_of_dead_processes_only(tmp_path: Path) -> None:
+    fs = FileStorage(tmp_path)
+    fs.put("files/db/k", b"x")
+    dead = subprocess_pid_that_exited()
+    stale = tmp_path / "files/db" / f".tmp.{dead}.abcd"
+    live = tmp_path / "files/db" / f".tmp.{os.getpid()}.abcd"
+    stale.write_bytes(b"partial")
+    live.write_bytes(b"in flight")
+    assert fs.sweep_temp_files() == 1
+    assert not stale.exists() and live.exists()
+    assert fs.get("files/db/k").data == b"x"
+
+
+def subprocess_pid_that_exited() -> int:
+    p = multiprocessing.get_context("spawn").Process(target=int)
+    p.start()
+    p.join()
+    assert p.pid is not None
+    return p.pid
+
+
+def test_concurrent_thread_writers_never_corrupt(tmp_path: Path) -> None:
+    fs = FileStorage(tmp_path)
+    values = {i: bytes([i]) * (1000 + i) for i in range(16)}
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        try:
+            for _ in range(25):
+                fs.put("files/db/hot", values[i])
+                assert fs.get("files/db/hot").data in values.values()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert fs.get("files/db/hot").data in values.values()
+    assert temp_files(tmp_path) == []
+
+
+def test_cas_increments_are_never_lost_across_threads(tmp_path: Path) -> None:
+    fs = FileStorage(tmp_path)
+    fs.put("c/n", b"0")
+
+    def incr() -> None:
+        for _ in range(20):
+            while True:
+                cur = fs.get("c/n")
+                try:
+                    fs.put("c/n", str(int(cur.data) + 1).encode(), if_match=cur.etag)
+                    break
+                except PreconditionFailed:
+                    continue
+
+    threads = [threading.Thread(target=incr) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert fs.get("c/n").data == b"160"
+
+
+def _process_writer(root: str, i: int, n: int) -> None:
+    fs = FileStorage(Path(root))
+    for j in range(n):
+        fs.put("files/db/hot", f"{i}:{j}:".encode() + b"x" * 2000)
+        fs.put(f"files/db/p{i}-{j}", f"{i}:{j}".encode())
+    # CAS across processes
+    for _ in range(n):
+        while True:
+            cur = fs.get("c/n")
+            try:
+                fs.put("c/n", str(int(cur.data) + 1).encode(), if_match=cur.etag)
+                break
+            except PreconditionFailed:
+                continue
+
+
+def test_concurrent_process_writers_never_corrupt(tmp_path: Path) -> None:
+    fs = FileStorage(tmp_path)
+    fs.put("c/n", b"0")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_process_writer, args=(str(tmp_path), i, 30)) for i in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    hot = fs.get("files/db/hot").data
+    assert hot.endswith(b"x" * 2000) and hot.count(b":") == 2
+    assert len([k for k in fs.list("files/") if "/p" in k]) == 120
+    assert fs.get("c/n").data == b"120"
+    assert temp_files(tmp_path) == []
