@@ -1,15 +1,15 @@
 """ASGI adapter: serves the Chalice app (routes from app.py, unchanged) behind Granian.
 
-Chalice ships no WSGI/ASGI adapter, so requests go through ``chalice.local.LocalGateway``
-— the same API Gateway emulation ``chalice local`` and ``chalice.test.Client`` use
-(internal API: chalice is pinned and tests/e2e cover this adapter). ASGI rather than
-WSGI because only the ASGI scope carries ``raw_path``: ``%2F`` inside a name must reach
-the route still encoded (and be rejected there with 400), not become a different path.
+Chalice ships no WSGI/ASGI adapter. Requests go through local/gateway.py, which does
+what API Gateway does: build the REST proxy event and call the app as its Lambda
+handler. ASGI rather than WSGI because only the ASGI scope carries ``raw_path``: a
+``%2F`` inside a name must reach the route still encoded (and be rejected there with
+400), not become a different path. Granian's WSGI also merges ``os.environ`` into every
+environ, where an ``HTTP_*`` variable would pass for a request header.
 
-On top of LocalGateway:
-- ``app.current_request`` is made per-thread (``LocalChalice``), as ``chalice local``
-  does, so concurrent requests never read each other's data;
-- the sync app runs on a bounded thread pool, never on the event loop;
+Here:
+- the sync app runs on a bounded thread pool, never on the event loop, with
+  ``app.current_request`` made per-thread;
 - the body limit is enforced while receiving: an over-long body is read and
   discarded, then answered 413, so the connection stays usable;
 - a path matching no route answers 404 ``{"error": ...}`` (API Gateway's 403
@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chalice.app import Chalice
-from chalice.config import Config
-from chalice.local import ForbiddenError, LocalChalice, LocalGateway, LocalGatewayException
+
+from local.gateway import ProxyGateway
 
 log = logging.getLogger("deltadb.http")
 
@@ -46,8 +46,7 @@ def _error(code: int, message: str) -> Reply:
 
 class ChaliceASGI:
     def __init__(self, app: Chalice, max_body_bytes: int, threads: int) -> None:
-        app.__class__ = LocalChalice  # per-thread current_request (what `chalice local` does)
-        self.gateway = LocalGateway(app, Config())
+        self.gateway = ProxyGateway(app)
         self.max_body_bytes = max_body_bytes
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deltadb-http")
 
@@ -106,17 +105,14 @@ class ChaliceASGI:
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         query = scope.get("query_string", b"").decode("latin-1")
-        if query:
-            path = f"{path}?{query}"
+        client = scope.get("client") or ("127.0.0.1", 0)
         try:
-            response = self.gateway.handle_request(method=scope["method"], path=path, headers=headers, body=body)
-        except ForbiddenError:
-            return _error(404, "not found")
-        except LocalGatewayException as exc:
-            return _error(exc.CODE, "request refused")
+            response = self.gateway.handle(scope["method"], path, query, headers, body, client[0])
         except Exception:
             log.exception("unhandled error in the HTTP adapter")
             return _error(500, "internal server error")
+        if response is None:
+            return _error(404, "not found")
         return self._reply(response)
 
     @staticmethod

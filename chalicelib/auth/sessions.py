@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from chalicelib.errors import Unauthorized
 ISSUER = "deltadb"
 AUDIENCE = "deltadb-api"
 MIN_SECRET_BYTES = 32
+CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +28,20 @@ class SessionClaims:
 
 
 class SessionTokens:
+    """Issues and verifies session tokens.
+
+    Verified tokens are remembered (bounded) with their expiry: a signature check is
+    a pure function of the token, so a hit is as good as re-verifying, and it saves
+    most of a request's auth cost. Expiry is still checked on every use, and so is
+    the liveness of the API key behind a token (by the Authenticator).
+    """
+
     def __init__(self, secret: bytes, ttl_seconds: int) -> None:
         if len(secret) < MIN_SECRET_BYTES:
             raise ValueError(f"session signing key must be at least {MIN_SECRET_BYTES} bytes")
         self._secret = secret
         self.ttl = ttl_seconds
+        self._verified: dict[str, tuple[SessionClaims, float]] = {}
 
     def issue(
         self,
@@ -60,6 +71,19 @@ class SessionTokens:
         return jwt.encode(payload, self._secret, algorithm="HS256"), exp.astimezone(UTC)
 
     def verify(self, token: str) -> SessionClaims:
+        hit = self._verified.get(token)
+        if hit is not None:
+            if time.time() < hit[1]:
+                return hit[0]
+            self._verified.pop(token, None)
+            raise Unauthorized("session token expired")
+        claims, exp = self._decode(token)
+        if len(self._verified) >= CACHE_SIZE:
+            self._verified.clear()  # crude but bounded; refills with the live tokens
+        self._verified[token] = (claims, exp)
+        return claims
+
+    def _decode(self, token: str) -> tuple[SessionClaims, float]:
         try:
             payload = jwt.decode(
                 token,
@@ -76,10 +100,11 @@ class SessionTokens:
         perms = payload.get("perms")
         if not isinstance(perms, list):
             raise Unauthorized("invalid credential")
-        return SessionClaims(
+        claims = SessionClaims(
             client_id=str(payload["sub"]),
             permissions=frozenset(str(p) for p in perms),
             key_id=payload.get("key_id"),
             admin_fp=payload.get("adm"),
             dev=bool(payload.get("dev", False)),
         )
+        return claims, float(payload["exp"])

@@ -6,6 +6,10 @@ returns. Temp files are named ``.tmp.<pid>.<random>``; encoded names never start
 with ``.``, so they cannot collide with objects. A temp file is removed when its
 write fails; one left by a killed process is swept by :meth:`FileStorage.sweep_temp_files`.
 
+The folder fsync is group-committed (:class:`_DirSync`): one fsync started after a
+rename covers every rename made before it, so concurrent writers into one folder
+share folder fsyncs instead of queueing one each.
+
 Mutations of one folder are serialised with a thread lock plus ``flock`` on the
 folder (other processes), held only around the check-and-rename, so conditional
 writes (``if_match``) are true compare-and-swap across threads and processes.
@@ -33,12 +37,55 @@ def _etag(st: os.stat_result) -> str:
     return f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"'
 
 
+class _DirSync:
+    """Group commit of folder fsyncs for one folder.
+
+    A caller takes a ticket after its rename; it returns once an fsync that *started*
+    after that ticket was taken has completed. Whoever finds no fsync running starts
+    one covering every ticket issued so far; the others wait for it.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self._cond = threading.Condition()
+        self._issued = 0
+        self._done = 0
+        self._running = False
+        self._error: OSError | None = None
+
+    def sync(self) -> None:
+        with self._cond:
+            self._issued += 1
+            ticket = self._issued
+            while self._done < ticket:
+                if self._running:
+                    self._cond.wait()
+                    continue
+                self._running = True
+                covered = self._issued
+                self._cond.release()
+                error: OSError | None = None
+                try:
+                    FileStorage._fsync_dir(self.directory)
+                except OSError as exc:
+                    error = exc
+                finally:
+                    self._cond.acquire()
+                self._running = False
+                if error is None:
+                    self._done = max(self._done, covered)
+                self._cond.notify_all()
+                if error is not None:
+                    raise error
+
+
 class FileStorage:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._known_dirs: set[str] = set()
         self._dir_locks: dict[str, threading.Lock] = {}
+        self._dir_syncs: dict[str, _DirSync] = {}
         self._dir_locks_guard = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------
@@ -106,6 +153,13 @@ class FileStorage:
         finally:
             os.close(fd)
 
+    def _dir_sync(self, directory: str) -> _DirSync:
+        syncer = self._dir_syncs.get(directory)
+        if syncer is None:
+            with self._dir_locks_guard:
+                syncer = self._dir_syncs.setdefault(directory, _DirSync(directory))
+        return syncer
+
     @contextmanager
     def _locked(self, directory: str) -> Iterator[None]:
         with self._dir_locks_guard:
@@ -135,7 +189,7 @@ class FileStorage:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
-                os.fsync(fd)
+                os.fdatasync(fd)  # data and size; the rename is made durable by the folder fsync
             finally:
                 os.close(fd)
             with self._locked(directory):
@@ -146,7 +200,7 @@ class FileStorage:
                     raise PreconditionFailed(key)
                 os.rename(tmp, path)
                 etag = _etag(os.stat(path))
-            self._fsync_dir(directory)
+            self._dir_sync(directory).sync()
             return etag
         finally:
             try:
@@ -166,7 +220,7 @@ class FileStorage:
             if if_match is not None and current != if_match:
                 raise PreconditionFailed(key)
             os.unlink(path)
-        self._fsync_dir(directory)
+        self._dir_sync(directory).sync()
 
     # -- maintenance -----------------------------------------------------------------
     def sweep_temp_files(self, older_than_seconds: float = 3600.0) -> int:

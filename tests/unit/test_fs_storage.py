@@ -65,6 +65,7 @@ def test_failed_write_leaves_no_temp_file_and_keeps_old_value(tmp_path: Path, mo
         raise OSError(5, "injected I/O error")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
+    monkeypatch.setattr(os, "fdatasync", broken_fsync)
     with pytest.raises(OSError):
         fs.put("files/db/k", b"new")
     monkeypatch.undo()
@@ -78,6 +79,65 @@ def test_failed_condition_leaves_no_temp_file(tmp_path: Path) -> None:
     with pytest.raises(PreconditionFailed):
         fs.put("files/db/k", b"new", if_none_match=True)
     assert temp_files(tmp_path) == []
+
+
+def test_folder_fsync_failure_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fs = FileStorage(tmp_path)
+    fs.put("files/db/k", b"old")
+    real_fsync = os.fsync
+
+    def fsync_failing_on_folders(fd: int) -> None:
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            raise OSError(5, "injected I/O error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync_failing_on_folders)
+    with pytest.raises(OSError):
+        fs.put("files/db/k", b"new")  # not acknowledged: the caller sees the failure
+    monkeypatch.undo()
+    assert temp_files(tmp_path) == []
+
+
+def test_group_commit_under_concurrency(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Concurrent writers share folder fsyncs, and each put waits for one started after its rename."""
+    import time
+
+    fs = FileStorage(tmp_path)
+    fs.put("files/db/warmup", b"x")
+    real_fsync = os.fsync
+    sync_starts: list[float] = []
+    lock = threading.Lock()
+
+    def slow_folder_fsync(fd: int) -> None:
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            with lock:
+                sync_starts.append(time.monotonic())
+            time.sleep(0.05)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_folder_fsync)
+    renamed_at: dict[int, float] = {}
+    real_rename = os.rename
+
+    def recording_rename(src: str, dst: str) -> None:
+        real_rename(src, dst)
+        renamed_at[int(dst.rsplit("k", 1)[1])] = time.monotonic()
+
+    monkeypatch.setattr(os, "rename", recording_rename)
+    returned_at: dict[int, float] = {}
+
+    def put(i: int) -> None:
+        fs.put(f"files/db/k{i}", b"v" * 100)
+        returned_at[i] = time.monotonic()
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(sync_starts) <= 4  # 32 writers, a handful of folder fsyncs
+    for i in range(32):  # each put returned after a folder fsync that began after its rename had finished
+        assert any(renamed_at[i] <= start <= returned_at[i] - 0.05 for start in sync_starts), i
 
 
 def test_files_are_private(tmp_path: Path) -> None:
