@@ -13,7 +13,8 @@ from urllib.parse import unquote
 
 from chalicelib.errors import BadRequest
 
-MAX_COMPONENT_BYTES = 255  # NAME_MAX on common filesystems; S3 allows more
+# NAME_MAX is 255 on common filesystems; 5 bytes stay free for the ".json" of schema objects.
+MAX_COMPONENT_BYTES = 250
 
 
 def validate(name: object, what: str = "name") -> str:

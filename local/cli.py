@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 
 from chalicelib import provisioning
@@ -80,6 +81,10 @@ def serve(args: argparse.Namespace) -> int:
         )
     if settings.dev_mode:
         print("WARNING: DEV MODE — no admin key; any client_id can log in with read+write.", file=sys.stderr)
+    problem = _address_problem(args.host, args.port)
+    if problem:
+        print(f"deltadb: cannot listen on {args.host}:{args.port}: {problem}", file=sys.stderr)
+        return 1
     swept = FileStorage(settings.data_dir).sweep_temp_files()
     print(
         f"deltadb: serving http://{args.host}:{args.port} data={settings.data_dir.resolve()} "
@@ -101,6 +106,26 @@ def serve(args: argparse.Namespace) -> int:
         respawn_failed_workers=True,
     ).serve()
     return 0
+
+
+def _address_problem(host: str, port: int) -> str | None:
+    """Why the address cannot be bound (in use, not local...), or None.
+
+    Granian binds with SO_REUSEPORT and panics with a Rust backtrace when binding fails;
+    a plain bind first gives a clear message, and also refuses to share a port silently
+    with another running server.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return str(exc)
+    family, _type, _proto, _name, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(addr)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

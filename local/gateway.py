@@ -111,7 +111,9 @@ class ProxyGateway:
         if matched is None:
             return None
         resource, path_params = matched
-        multi_query = parse_qs(query_string, keep_blank_values=True) if query_string else None
+        # surrogateescape keeps invalid UTF-8 visible (as lone surrogates, which name
+        # validation refuses with 400) instead of turning it into U+FFFD, another key.
+        multi_query = parse_qs(query_string, keep_blank_values=True, errors="surrogateescape") if query_string else None
         event = {
             "resource": resource,
             "path": raw_path,

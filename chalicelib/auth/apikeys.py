@@ -118,7 +118,11 @@ def new_key(body: Any, now: datetime) -> tuple[KeyRecord, str]:
         if not isinstance(expires_in, str):
             raise BadRequest("'expires_in' must be a duration string such as '24h' or '7d'")
         try:
-            expires_at = rfc3339(now + timedelta(seconds=parse_duration(expires_in)))
+            moment = now + timedelta(seconds=parse_duration(expires_in))
+            # RFC 3339 here has whole seconds: round up so a key never lives shorter than asked.
+            if moment.microsecond:
+                moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+            expires_at = rfc3339(moment)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
     key_id = secrets.token_hex(8)

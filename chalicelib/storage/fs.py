@@ -186,6 +186,7 @@ class FileStorage:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # marks the temp file as in use, for the sweep
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
@@ -223,8 +224,13 @@ class FileStorage:
         self._dir_sync(directory).sync()
 
     # -- maintenance -----------------------------------------------------------------
-    def sweep_temp_files(self, older_than_seconds: float = 3600.0) -> int:
-        """Remove temp files of dead processes (or stale ones); return how many."""
+    def sweep_temp_files(self, older_than_seconds: float = 60.0) -> int:
+        """Remove temp files left by killed writers; return how many.
+
+        A temp file goes when its writer process is gone (or a zombie), or when it is
+        older than ``older_than_seconds`` and no process holds its lock (the writer's pid
+        may have been reused). A live writer holds an ``flock`` on its temp file.
+        """
         removed = 0
         now = time.time()
         for dirpath, _dirs, filenames in os.walk(self.root):
@@ -234,19 +240,39 @@ class FileStorage:
                 path = os.path.join(dirpath, name)
                 try:
                     pid = int(name.split(".")[2])
-                    alive = _pid_alive(pid) and pid != 0
-                    stale = now - os.stat(path).st_mtime > older_than_seconds
-                    if not alive or stale:
+                except (ValueError, IndexError):
+                    pid = 0
+                try:
+                    gone = pid <= 0 or not _pid_alive(pid)
+                    if gone or (now - os.stat(path).st_mtime > older_than_seconds and not _locked_by_writer(path)):
                         os.unlink(path)
                         removed += 1
-                except (ValueError, IndexError, FileNotFoundError):
+                except FileNotFoundError:
                     continue
         return removed
 
 
+def _locked_by_writer(path: str) -> bool:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def _pid_alive(pid: int) -> bool:
+    """True when ``pid`` is a running process (a zombie, dead but not yet reaped, is not)."""
     try:
         os.kill(pid, 0)
     except OSError as exc:
-        return exc.errno == errno.EPERM
-    return True
+        if exc.errno != errno.EPERM:
+            return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            # "pid (comm) state ...": comm may contain spaces or parentheses.
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc: trust kill(0)

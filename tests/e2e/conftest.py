@@ -7,6 +7,7 @@ tears them down; ``server`` is one shared instance per test module.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import http.client
 import json
@@ -24,10 +25,25 @@ from urllib.parse import quote
 
 import pytest
 
-DELTADB = Path(sys.executable).with_name("deltadb")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DELTADB = Path(sys.executable).with_name("deltadb")  # the console script of the venv running the tests
+# Without the console script, run the same entry point as a module.
+SERVE_COMMAND = [str(DELTADB)] if DELTADB.exists() else [sys.executable, "-m", "local.cli"]
 ADMIN_KEY = "e2e-admin-key-0123456789abcdef"
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 15.0
+
+
+# Process groups started here and not yet stopped: killed at interpreter exit as a last
+# resort (an interrupted run), since start_new_session detaches them from the terminal.
+_LIVE_GROUPS: set[int] = set()
+
+
+@atexit.register
+def _kill_leftover_groups() -> None:
+    for pgid in list(_LIVE_GROUPS):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -121,6 +137,7 @@ class ServerProcess:
         if self.admin_key is not None:
             env["DELTADB_ADMIN_KEY"] = self.admin_key
         env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
         return env
 
     def start(self, timeout: float = START_TIMEOUT) -> ServerProcess:
@@ -129,11 +146,15 @@ class ServerProcess:
             self._spawn()
             if self._wait_healthy(timeout):
                 return self
-            out = self.output()
+            assert self.proc is not None
+            code = self.proc.poll()
             self._kill_group(signal.SIGKILL)
+            self.proc.wait(timeout=STOP_TIMEOUT)
+            out = self.output()
             if attempt < 2 and re.search(r"address already in use|os error 98", out, re.IGNORECASE):
                 continue  # lost the free-port race: try another port
-            pytest.fail(f"deltadb serve did not become healthy within {timeout}s on {self.base_url}\n{out}")
+            why = f"exited with code {code}" if code is not None else f"did not answer GET /health within {timeout}s"
+            pytest.fail(f"deltadb serve on {self.base_url} {why}\n{out}", pytrace=False)
         raise AssertionError("unreachable")
 
     def _spawn(self) -> None:
@@ -142,7 +163,7 @@ class ServerProcess:
         self._stdout_path = self.log_dir / f"run{self.starts}-stdout.log"
         self._stderr_path = self.log_dir / f"run{self.starts}-stderr.log"
         cmd = [
-            str(DELTADB),
+            *SERVE_COMMAND,
             "serve",
             "--host",
             self.host,
@@ -164,6 +185,7 @@ class ServerProcess:
                 cwd=str(self.data_dir.parent),
                 start_new_session=True,
             )
+        _LIVE_GROUPS.add(self.proc.pid)
 
     def _wait_healthy(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -171,7 +193,7 @@ class ServerProcess:
             if not self.running:
                 return False
             try:
-                if self.request("GET", "/health", timeout=2).status == 200:
+                if self.request("GET", "/health", timeout=2).status == 200 and self.running:
                     return True
             except OSError:
                 pass
@@ -183,6 +205,8 @@ class ServerProcess:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)  # start_new_session: pgid == pid of the parent
+        if sig == signal.SIGKILL:
+            _LIVE_GROUPS.discard(self.proc.pid)
 
     def _group_alive(self) -> bool:
         if self.proc is None:
@@ -195,13 +219,18 @@ class ServerProcess:
             return True
         return True
 
-    def _wait_group_gone(self, timeout: float) -> bool:
-        """Wait until no process of the group is left (workers included)."""
+    def _wait_group_gone(self, timeout: float, *, reaped: bool = False) -> bool:
+        """Wait until no process of the group runs any more (workers included).
+
+        ``reaped``: also wait until the dead workers are reaped. They are orphans once the
+        parent is gone, reaped by whatever init the machine has; until then they are
+        zombies whose pids still answer ``kill(pid, 0)``.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None:
                 self.proc.poll()  # reap the parent so it does not linger as a zombie
-            if not self._group_alive() or self._only_zombies_left():
+            if not self._group_alive() or (not reaped and self._only_zombies_left()):
                 return True
             time.sleep(0.05)
         return False
@@ -209,6 +238,8 @@ class ServerProcess:
     def _only_zombies_left(self) -> bool:
         """True when every process still in the group is a zombie (already dead)."""
         assert self.proc is not None
+        if not os.path.isdir("/proc"):
+            return False  # no procfs: only "the group is gone" counts
         pgid = self.proc.pid
         members = []
         for entry in os.listdir("/proc"):
@@ -236,23 +267,32 @@ class ServerProcess:
         if not self._wait_group_gone(timeout):
             self._kill_group(signal.SIGKILL)
             self._wait_group_gone(STOP_TIMEOUT)
+        _LIVE_GROUPS.discard(self.proc.pid)
         return self.proc.returncode
 
-    def kill(self) -> None:
-        """``kill -9`` the whole process group (parent and every worker) at once."""
+    def kill(self, *, wait_reaped: bool = True) -> None:
+        """``kill -9`` the whole process group (parent and every worker) at once.
+
+        The parent is reaped here. With ``wait_reaped`` this also waits (bounded) until
+        init has reaped the orphaned workers, as it promptly does on a normal host; some
+        sandboxes' init reaps only every second or so.
+        """
         if self.proc is None:
             return
         self._kill_group(signal.SIGKILL)
         self.proc.wait(timeout=STOP_TIMEOUT)
-        self._wait_group_gone(STOP_TIMEOUT)
+        self._wait_group_gone(STOP_TIMEOUT, reaped=wait_reaped)
 
     def restart(self) -> ServerProcess:
         self.stop()
         return self.start()
 
     def cleanup(self) -> None:
-        if self.proc is not None and (self.running or self._group_alive()):
+        if self.proc is None:
+            return
+        if self.running or self._group_alive():
             self.stop(timeout=5)
+        _LIVE_GROUPS.discard(self.proc.pid)
 
     # -- HTTP ----------------------------------------------------------------------
     def connection(self, timeout: float = 10.0) -> http.client.HTTPConnection:
