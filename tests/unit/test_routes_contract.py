@@ -207,9 +207,13 @@ def test_delete_unknown_or_invalid_key_id(api: Api) -> None:
 
 
 def test_expired_api_key_is_401(api: Api) -> None:
+    from datetime import UTC, datetime
+
     created = api.create_key(["read"], expires_in="1s")
     token = api.login(created["secret"])
-    time.sleep(1.2)
+    expires = datetime.strptime(created["expires_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert api.get("/entity/db?key=k", token=created["secret"]).status == 404  # still valid
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.05)
     assert api.get("/entity/db?key=k", token=created["secret"]).status == 401
     assert api.get("/entity/db?key=k", token=token).status == 401
 
