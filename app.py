@@ -104,7 +104,7 @@ def _key() -> str | None:
 # -- health and admin ------------------------------------------------------------
 @route("/health", ["GET"])
 def health() -> Response:
-    return json_response({"status": "ok"})
+    return json_response(runtime.api.health(_auth()))
 
 
 @route("/admin/workers", ["GET"])

@@ -15,7 +15,7 @@ from chalicelib.auth.apikeys import new_key, rfc3339
 from chalicelib.auth.authenticator import Authenticator
 from chalicelib.auth.principal import ADMIN, READ, WRITE, Principal, ordered
 from chalicelib.auth.sessions import SessionClaims
-from chalicelib.errors import BadRequest, PayloadTooLarge, Unauthorized
+from chalicelib.errors import BadRequest, DeltaError, PayloadTooLarge, Unauthorized
 from chalicelib.remote import Workers
 from chalicelib.schemas import SchemaCache, compile_schema
 
@@ -161,6 +161,23 @@ class Api:
         self.principal(authorization, WRITE)
         self.workers.delete_schema(names.from_path(raw_id, "schema id"))
         return OK
+
+    # -- health ------------------------------------------------------------------
+    def health(self, authorization: str | None) -> dict[str, Any]:
+        """``{"status": "ok"}`` for everyone; admins also get the storage's state."""
+        if not authorization:
+            return dict(OK)
+        try:
+            principal = self.auth.authenticate(authorization)
+        except DeltaError:
+            return dict(OK)
+        if ADMIN not in principal.permissions:
+            return dict(OK)
+        try:
+            storage = self.workers.storage_health()
+        except DeltaError as exc:
+            storage = {"ok": False, "detail": exc.message}
+        return {"status": "ok" if storage.get("ok") else "degraded", "storage": storage}
 
     # -- admin -------------------------------------------------------------------
     def list_workers(self, authorization: str | None) -> list[dict[str, Any]]:

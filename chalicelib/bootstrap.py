@@ -32,6 +32,7 @@ from chalicelib.remote import Workers
 from chalicelib.schemas import SchemaCache
 from chalicelib.storage.base import Storage
 from chalicelib.storage.fs import FileStorage
+from chalicelib.storage.s3 import S3Options, S3Storage
 
 log = logging.getLogger("deltadb")
 
@@ -46,7 +47,22 @@ class WorkerSide:
     meta_worker: MetaWorker
 
 
+def s3_options(settings: Settings) -> S3Options:
+    return S3Options(
+        bucket=settings.s3_bucket,
+        endpoint=settings.s3_endpoint,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+        region=settings.s3_region,
+        use_ssl=settings.s3_use_ssl,
+        retry_mode=settings.s3_retry_mode,
+        unquoted_if_match=settings.s3_unquoted_etag,
+    )
+
+
 def build_storage(settings: Settings) -> Storage:
+    if settings.backend == "s3":
+        return S3Storage.from_options(s3_options(settings))
     return FileStorage(settings.data_dir)
 
 
@@ -120,9 +136,9 @@ class Runtime:
         return self._secrets
 
     # -- processing side ---------------------------------------------------------
-    @staticmethod
-    def _make_worker(storage: Storage, keyring: KeyRing) -> WorkerSide:
-        return WorkerSide(storage, keyring, EntityWorker(EntityStore(storage, keyring)), MetaWorker(storage))
+    def _make_worker(self, storage: Storage, keyring: KeyRing) -> WorkerSide:
+        entities = EntityStore(storage, keyring, cache_entries=self.settings.cache_entries)
+        return WorkerSide(storage, keyring, EntityWorker(entities), MetaWorker(storage))
 
     @property
     def worker(self) -> WorkerSide:

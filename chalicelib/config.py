@@ -59,6 +59,24 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
     in_lambda: bool = False
+    cache_entries: int = 10_000
+    # Storage backend: "fs", "s3", or "auto" (S3 when an endpoint is set or in Lambda).
+    storage: str = "auto"
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = field(default=None, repr=False)
+    s3_secret_key: str | None = field(default=None, repr=False)
+    s3_bucket: str = "deltadatabase"
+    s3_use_ssl: bool = False
+    s3_region: str | None = None
+    s3_create_bucket: bool = False
+    s3_retry_mode: str = "standard"
+    s3_unquoted_etag: bool = False
+
+    @property
+    def backend(self) -> str:
+        if self.storage in ("fs", "s3"):
+            return self.storage
+        return "s3" if (self.s3_endpoint or self.in_lambda) else "fs"
 
     @property
     def resolved_secrets_dir(self) -> Path:
@@ -87,6 +105,18 @@ class Settings:
                 max_body_bytes=parse_size(get("DELTADB_MAX_BODY") or "1MiB"),
                 log_level=(get("DELTADB_LOG_LEVEL") or "INFO").upper(),
                 in_lambda=bool(get("AWS_LAMBDA_FUNCTION_NAME")),
+                cache_entries=int(get("DELTADB_CACHE_ENTRIES") or "10000"),
+                storage=(get("DELTADB_STORAGE") or "auto").lower(),
+                # The S3_* names are the Go version's; users already have them set.
+                s3_endpoint=get("S3_ENDPOINT") or None,
+                s3_access_key=get("S3_ACCESS_KEY") or None,
+                s3_secret_key=get("S3_SECRET_KEY") or None,
+                s3_bucket=get("S3_BUCKET") or "deltadatabase",
+                s3_use_ssl=_bool(get("S3_USE_SSL")),
+                s3_region=get("S3_REGION") or None,
+                s3_create_bucket=_bool(get("S3_CREATE_BUCKET")),
+                s3_retry_mode=(get("S3_RETRY_MODE") or "standard").lower(),
+                s3_unquoted_etag=_bool(get("S3_UNQUOTED_ETAG")),
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
@@ -104,3 +134,11 @@ class Settings:
             raise ConfigError("dev mode and an admin key exclude each other")
         if self.max_body_bytes < 1024:
             raise ConfigError("DELTADB_MAX_BODY must be at least 1KiB")
+        if self.storage not in ("auto", "fs", "s3"):
+            raise ConfigError("DELTADB_STORAGE must be auto, fs or s3")
+        if self.s3_retry_mode not in ("standard", "adaptive", "legacy"):
+            raise ConfigError("S3_RETRY_MODE must be standard or adaptive")
+        if bool(self.s3_access_key) != bool(self.s3_secret_key):
+            raise ConfigError("S3_ACCESS_KEY and S3_SECRET_KEY go together")
+        if self.cache_entries < 0:
+            raise ConfigError("DELTADB_CACHE_ENTRIES must be >= 0")

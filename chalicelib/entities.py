@@ -1,13 +1,23 @@
-"""Entity use cases on the processing side: seal/open values and store them."""
+"""Entity use cases on the processing side: seal/open values and store them.
+
+A bounded cache keeps recently read or written values with their storage etag. It is
+never trusted blindly: every read asks the store with ``if_none_match=<etag>`` and only
+a "not modified" answer (a stat on the filesystem, a 304 without body on S3) serves
+the cached value, so a write through any other process is seen at once.
+"""
 
 from __future__ import annotations
+
+import threading
+from collections import OrderedDict
 
 from chalicelib import names
 from chalicelib.crypto import envelope
 from chalicelib.crypto.keyring import KeyRing
-from chalicelib.storage.base import Storage
+from chalicelib.storage.base import NotModified, ObjectNotFound, Storage
 
 ENTITY_PREFIX = "files/"
+MAX_CACHED_VALUE = 64 * 1024  # characters of JSON text; larger values are not cached
 
 
 def entity_object(db: str, key: str) -> str:
@@ -15,26 +25,69 @@ def entity_object(db: str, key: str) -> str:
 
 
 class EntityStore:
-    def __init__(self, storage: Storage, keyring: KeyRing) -> None:
+    def __init__(self, storage: Storage, keyring: KeyRing, cache_entries: int = 10_000) -> None:
         self.storage = storage
         self.keyring = keyring
+        self._cache: OrderedDict[str, tuple[str, str]] = OrderedDict()  # object -> (etag, value)
+        self._cache_size = cache_entries
+        self._lock = threading.Lock()
+
+    def _remember(self, obj: str, etag: str, value: str) -> None:
+        if self._cache_size == 0 or len(value) > MAX_CACHED_VALUE:
+            self._forget(obj)
+            return
+        with self._lock:
+            self._cache[obj] = (etag, value)
+            self._cache.move_to_end(obj)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def _forget(self, obj: str) -> None:
+        with self._lock:
+            self._cache.pop(obj, None)
 
     def put(
         self, db: str, key: str, value_json: str, *, if_match: str | None = None, if_none_match: bool = False
     ) -> str:
         names.validate(db, "database name")
         names.validate(key, "entity key")
+        obj = entity_object(db, key)
         blob = envelope.seal(self.keyring, db, key, value_json.encode("utf-8"))
-        return self.storage.put(entity_object(db, key), blob, if_match=if_match, if_none_match=if_none_match)
+        try:
+            etag = self.storage.put(obj, blob, if_match=if_match, if_none_match=if_none_match)
+        except Exception:
+            self._forget(obj)  # outcome unknown: the next read does a full read
+            raise
+        self._remember(obj, etag, value_json)
+        return etag
 
     def get(self, db: str, key: str, *, if_none_match: str | None = None) -> tuple[str, str]:
-        """Return (value as JSON text, etag); raises ObjectNotFound / NotModified."""
+        """Return (value as JSON text, etag).
+
+        Raises ObjectNotFound, or NotModified when the caller's ``if_none_match`` is current.
+        """
         names.validate(db, "database name")
         names.validate(key, "entity key")
-        obj = self.storage.get(entity_object(db, key), if_none_match=if_none_match)
-        return envelope.open_(self.keyring, db, key, obj.data).decode("utf-8"), obj.etag
+        obj = entity_object(db, key)
+        cached = self._cache.get(obj)
+        # Revalidate with the caller's etag if it has one, else with the cached one.
+        probe = if_none_match if if_none_match is not None else (cached[0] if cached else None)
+        try:
+            stored = self.storage.get(obj, if_none_match=probe)
+        except NotModified:
+            if if_none_match is not None or cached is None:
+                raise
+            return cached[1], cached[0]
+        except ObjectNotFound:
+            self._forget(obj)
+            raise
+        value = envelope.open_(self.keyring, db, key, stored.data).decode("utf-8")
+        self._remember(obj, stored.etag, value)
+        return value, stored.etag
 
     def delete(self, db: str, key: str, *, if_match: str | None = None) -> None:
         names.validate(db, "database name")
         names.validate(key, "entity key")
-        self.storage.delete(entity_object(db, key), if_match=if_match)
+        obj = entity_object(db, key)
+        self._forget(obj)
+        self.storage.delete(obj, if_match=if_match)

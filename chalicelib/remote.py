@@ -48,6 +48,9 @@ class Workers:
     def workers(self) -> list[dict[str, Any]]:
         return self.invoker.workers()
 
+    def storage_health(self) -> Result:
+        return _ok(self.invoker.invoke(META_WORKER, {"op": "storage.check"}))
+
     # -- schemas -----------------------------------------------------------------
     def put_schema(self, schema_id: str, schema_json: str) -> None:
         _ok(self.invoker.invoke(META_WORKER, {"op": "schema.put", "id": schema_id, "schema": schema_json}))

@@ -15,8 +15,10 @@ import socket
 import sys
 
 from chalicelib import provisioning
+from chalicelib.bootstrap import s3_options
 from chalicelib.config import ConfigError, Settings
 from chalicelib.storage.fs import FileStorage
+from chalicelib.storage.s3 import S3Storage
 
 # flag -> environment variable; flags win over the environment.
 _FLAG_ENV = {
@@ -27,6 +29,16 @@ _FLAG_ENV = {
     "max_body": "DELTADB_MAX_BODY",
     "token_ttl": "DELTADB_TOKEN_TTL",
     "log_level": "DELTADB_LOG_LEVEL",
+    "storage": "DELTADB_STORAGE",
+    # The S3 names are the Go version's, without a prefix: users already have them set.
+    "s3_endpoint": "S3_ENDPOINT",
+    "s3_access_key": "S3_ACCESS_KEY",
+    "s3_secret_key": "S3_SECRET_KEY",
+    "s3_bucket": "S3_BUCKET",
+    "s3_use_ssl": "S3_USE_SSL",
+    "s3_region": "S3_REGION",
+    "s3_create_bucket": "S3_CREATE_BUCKET",
+    "s3_retry_mode": "S3_RETRY_MODE",
 }
 
 
@@ -44,6 +56,17 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--token-ttl", help="session token lifetime, e.g. 24h (default 24h)")
     s.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
     s.add_argument("--dev", action="store_true", help="dev mode: no admin key, login by client_id (never deploy)")
+    s.add_argument(
+        "--storage", choices=["auto", "fs", "s3"], help="backend (default auto: S3 when --s3-endpoint is set)"
+    )
+    s.add_argument("--s3-endpoint", help="host:port or URL of an S3-compatible service (empty: filesystem)")
+    s.add_argument("--s3-access-key", help="access key id")
+    s.add_argument("--s3-secret-key", help="secret key (prefer S3_SECRET_KEY: flags show up in ps)")
+    s.add_argument("--s3-bucket", help="bucket (default deltadatabase)")
+    s.add_argument("--s3-use-ssl", nargs="?", const="true", help="use TLS to the endpoint (default false)")
+    s.add_argument("--s3-region", help="region (empty works for MinIO, SeaweedFS)")
+    s.add_argument("--s3-create-bucket", nargs="?", const="true", help="create the bucket when it is missing")
+    s.add_argument("--s3-retry-mode", choices=["standard", "adaptive"], help="botocore retry mode (default standard)")
     s.add_argument(
         "--workers",
         type=int,
@@ -85,9 +108,19 @@ def serve(args: argparse.Namespace) -> int:
     if problem:
         print(f"deltadb: cannot listen on {args.host}:{args.port}: {problem}", file=sys.stderr)
         return 1
-    swept = FileStorage(settings.data_dir).sweep_temp_files()
+    swept = 0
+    if settings.backend == "s3":
+        storage = S3Storage.from_options(s3_options(settings))
+        problem = storage.check(create=settings.s3_create_bucket)
+        if problem:
+            print(f"deltadb: S3 storage not usable: {problem}", file=sys.stderr)
+            return 2
+        where = f"s3://{settings.s3_bucket} at {settings.s3_endpoint or 'AWS'}"
+    else:
+        swept = FileStorage(settings.data_dir).sweep_temp_files()
+        where = str(settings.data_dir.resolve())
     print(
-        f"deltadb: serving http://{args.host}:{args.port} data={settings.data_dir.resolve()} "
+        f"deltadb: serving http://{args.host}:{args.port} data={where} "
         f"workers={args.workers} threads={args.threads}" + (f" (removed {swept} stale temp files)" if swept else ""),
         flush=True,
     )

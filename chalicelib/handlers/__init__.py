@@ -21,7 +21,7 @@ from chalicelib.errors import (
     Unavailable,
     to_result,
 )
-from chalicelib.storage.base import ObjectNotFound
+from chalicelib.storage.base import ObjectNotFound, StorageUnavailable
 from chalicelib.storage.base import PreconditionFailed as StoragePrecondition
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,6 @@ def dispatch(ops: dict[str, Op], event: dict[str, Any]) -> dict[str, Any]:
         return to_result(IntegrityError("stored entity failed integrity verification"))
     except (KeyError, TypeError):
         return to_result(BadRequest("malformed event"))
-    except OSError as exc:
+    except (OSError, StorageUnavailable) as exc:
         log.error("storage failure in %s: %s", event.get("op"), exc)
         return to_result(Unavailable("storage unavailable"))

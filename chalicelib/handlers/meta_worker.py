@@ -36,6 +36,7 @@ class MetaWorker:
             "apikey.get": self._key_get,
             "apikey.list": self._key_list,
             "apikey.delete": self._key_delete,
+            "storage.check": self._storage_check,
         }
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -66,6 +67,10 @@ class MetaWorker:
             if "/" not in leaf and leaf.endswith(".json"):
                 ids.append(names.decode(leaf[: -len(".json")]))
         return {"ids": sorted(ids)}
+
+    def _storage_check(self, _e: dict[str, Any]) -> dict[str, Any]:
+        problem = self.storage.check()
+        return {"backend": type(self.storage).__name__, "ok": problem is None, "detail": problem}
 
     # -- API keys ----------------------------------------------------------------
     def _key_create(self, e: dict[str, Any]) -> dict[str, Any]:

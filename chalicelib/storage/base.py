@@ -26,6 +26,10 @@ class PreconditionFailed(Exception):
     """An ``if_match`` / ``if_none_match`` condition did not hold."""
 
 
+class StorageUnavailable(Exception):
+    """The store failed (after the client's own retries); nothing was half-written."""
+
+
 class NotModified(Exception):
     """``get(..., if_none_match=etag)`` and the object still has that etag."""
 
@@ -53,3 +57,6 @@ class Storage(Protocol):
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys under ``prefix`` (which ends with ``/``), in no particular order."""
+
+    def check(self) -> str | None:
+        """A plain-words problem with the store (for start-up and admin health), or None."""

@@ -224,6 +224,13 @@ class FileStorage:
         self._dir_sync(directory).sync()
 
     # -- maintenance -----------------------------------------------------------------
+    def check(self) -> str | None:
+        if not os.path.isdir(self.root):
+            return f"data folder {self.root} does not exist"
+        if not os.access(self.root, os.R_OK | os.W_OK | os.X_OK):
+            return f"data folder {self.root} is not readable and writable"
+        return None
+
     def sweep_temp_files(self, older_than_seconds: float = 60.0) -> int:
         """Remove temp files left by killed writers; return how many.
 

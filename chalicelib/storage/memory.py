@@ -46,6 +46,9 @@ class MemoryStorage:
     def list(self, prefix: str) -> Iterator[str]:
         return iter([k for k in list(self._objects) if k.startswith(prefix)])
 
+    def check(self) -> str | None:
+        return None
+
     def raw(self) -> dict[str, StoredObject]:
         """The objects themselves, for tests that tamper with stored bytes."""
         return self._objects
