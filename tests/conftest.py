@@ -1,8 +1,13 @@
-"""Shared fixtures: a configured Chalice test client over a real FS data dir."""
+"""Shared fixtures: a configured Chalice test client over each storage backend.
+
+``api`` runs a test once per backend: the filesystem, moto in server mode and
+LocalStack — both real S3 servers spoken to over HTTP on 127.0.0.1.
+"""
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +18,11 @@ from chalice.test import Client
 
 import app as app_module
 from chalicelib.config import Settings
+from chalicelib.storage.base import Storage
+from chalicelib.storage.s3 import S3Options, S3Storage
+from tests import s3servers
+
+BACKENDS = ["fs", "moto", "localstack"]
 
 ADMIN_KEY = "test-admin-key-0123456789"
 
@@ -31,9 +41,14 @@ class Reply:
 class Api:
     """Thin wrapper over chalice.test.Client that speaks JSON."""
 
-    def __init__(self, client: Client, data_dir: Path) -> None:
+    def __init__(self, client: Client, data_dir: Path, storage: Storage) -> None:
         self.client = client
         self.data_dir = data_dir
+        self.storage = storage  # the raw store, for tests that look at or tamper with objects
+
+    def objects(self) -> dict[str, bytes]:
+        """Every stored object (key -> raw bytes), whatever the backend."""
+        return {k: self.storage.get(k).data for k in self.storage.list("")}
 
     def request(
         self,
@@ -85,17 +100,52 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
     return Settings(**base)
 
 
+@pytest.fixture(scope="session")
+def s3_server_pool() -> Iterator[dict[str, s3servers.S3Server]]:
+    """S3 servers started on first use, stopped at the end of the session."""
+    pool: dict[str, s3servers.S3Server] = {}
+    yield pool
+    for server in pool.values():
+        server.stop()
+
+
+def s3_endpoint(pool: dict[str, s3servers.S3Server], name: str) -> str:
+    if name not in pool:
+        pool[name] = s3servers.start_moto() if name == "moto" else s3servers.start_localstack()
+    return pool[name].endpoint
+
+
+def s3_storage(endpoint: str) -> S3Storage:
+    """A fresh bucket on the server, so tests never see each other's objects."""
+    options = S3Options(bucket=f"t-{uuid.uuid4().hex[:20]}", endpoint=endpoint, access_key="test", secret_key="test")
+    storage = S3Storage.from_options(options)
+    assert storage.check(create=True) is None
+    return storage
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def configure(tmp_path: Path) -> Iterator[Any]:
-    """Reconfigure the app's runtime; returns a function (settings overrides) -> Api."""
+def configure(tmp_path: Path, backend: str, s3_server_pool: dict[str, s3servers.S3Server]) -> Iterator[Any]:
+    """Reconfigure the app's runtime; returns a function (settings overrides) -> Api.
+
+    Calls within one test share the same store, as restarts of one server would.
+    """
     clients: list[Client] = []
+    store: list[Storage] = []
 
     def _configure(**overrides: Any) -> Api:
         settings = make_settings(tmp_path, **overrides)
-        app_module.runtime.configure(settings, strict_invoke=True)
+        if not store and backend != "fs":
+            store.append(s3_storage(s3_endpoint(s3_server_pool, backend)))
+        app_module.runtime.configure(settings, strict_invoke=True, storage=store[0] if store else None)
+        storage = app_module.runtime.worker.storage
         client = Client(app_module.app)
         clients.append(client)
-        return Api(client, settings.data_dir)
+        return Api(client, settings.data_dir, storage)
 
     yield _configure
     for c in clients:

@@ -126,7 +126,7 @@ class FileStorage:
             rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
             for name in filenames:
                 if not name.startswith("."):
-                    yield f"{rel}/{name}"
+                    yield name if rel == "." else f"{rel}/{name}"
 
     # -- writing ---------------------------------------------------------------------
     def _ensure_dir(self, directory: str) -> None:

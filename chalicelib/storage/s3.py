@@ -10,8 +10,8 @@
   retry modes (``standard`` by default, ``adaptive`` on request); what still fails is
   StorageUnavailable, which the API answers with 503.
 - Delete: HEAD for the current ETag, then ``DeleteObject`` with ``If-Match`` on it, so a
-  concurrent replace is never deleted unseen (servers that ignore the condition fall
-  back to a plain delete).
+  concurrent replace is never deleted unseen. On servers without conditional deletes
+  (LocalStack answers NotImplemented) it falls back to a plain delete after the HEAD.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ class S3Storage:
         self.client = client
         self.bucket = options.bucket
         self._unquoted = options.unquoted_if_match
+        self._conditional_delete = True  # until the server says it does not implement it
 
     @classmethod
     def from_options(cls, options: S3Options) -> S3Storage:
@@ -151,7 +152,16 @@ class S3Storage:
         if if_match is not None and if_match.strip('"') != current.strip('"'):
             raise PreconditionFailed(key)
         try:
-            self.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=self._if_match(current))
+            if self._conditional_delete:
+                try:
+                    self.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=self._if_match(current))
+                    return
+                except ClientError as exc:
+                    if _code(exc) not in {"NotImplemented", "501"}:
+                        raise
+                    log.warning("S3 server does not implement conditional DeleteObject; using plain deletes")
+                    self._conditional_delete = False
+            self.client.delete_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             code = _code(exc)
             if code in _MISSING:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,9 +183,10 @@ def test_list_keys_never_shows_secrets(api: Api) -> None:
 
 def test_secret_is_stored_only_as_hash(api: Api) -> None:
     created = api.create_key(["read"])
-    for path in api.data_dir.rglob("*"):
-        if path.is_file():
-            assert created["secret"].encode() not in path.read_bytes()
+    objects = api.objects()
+    assert any(k.startswith("_auth/") for k in objects)
+    for data in objects.values():
+        assert created["secret"].encode() not in data
 
 
 def test_deleted_key_and_its_sessions_are_refused_at_once(api: Api) -> None:
@@ -290,7 +290,7 @@ def test_put_bad_body_is_400_and_stores_nothing(api: Api, raw: str) -> None:
     r = api.put("/entity/db", raw=raw)
     assert r.status == 400
     error_of(r)
-    assert not (api.data_dir / "files" / "db").exists()
+    assert api.objects() == {}
 
 
 @pytest.mark.parametrize("key", ["../etc", "a/b", "a\\b", "..", "..%2F..%2Fetc%2Fpasswd", ""])
@@ -467,47 +467,53 @@ def test_admin_workers(api: Api) -> None:
 
 
 # -- storage layout and encryption at rest ------------------------------------------
-def test_layout_and_no_plaintext_at_rest(api: Api) -> None:
+def test_layout_and_no_plaintext_at_rest(api: Api, backend: str) -> None:
     marker = "PLAINTEXT-MARKER-Zq9"
     api.put("/entity/db", {"k": {"secret": marker}})
     api.put("/schema/s", {"type": "object"})
     api.create_key(["read"])
-    top = sorted(p.name for p in api.data_dir.iterdir())
-    assert top == ["_auth", "files", "templates"]
-    for path in api.data_dir.rglob("*"):
-        if path.is_file():
-            assert marker.encode() not in path.read_bytes()
-            assert not path.name.startswith(".tmp")
-    # no key material in the storage root: it lives in the secrets folder
-    secrets_dir = api.data_dir.parent / "secrets"
-    assert (secrets_dir / "keyring.json").exists()
-    assert not list(api.data_dir.rglob("keyring*"))
+    objects = api.objects()
+    assert {k.split("/", 1)[0] for k in objects} == {"_auth", "files", "templates"}
+    assert "files/db/k" in objects and "templates/s.json" in objects
+    for key, data in objects.items():
+        assert marker.encode() not in data, key
+        assert not key.rsplit("/", 1)[-1].startswith(".tmp")
+    # no key material in the storage: it lives in the secrets folder
+    keyring = (api.data_dir.parent / "secrets" / "keyring.json").read_bytes()
+    material = json.loads(keyring)["keys"][0]["material"].encode()
+    assert all(material not in data for data in objects.values())
+    if backend == "fs":
+        assert sorted(p.name for p in api.data_dir.iterdir()) == ["_auth", "files", "templates"]
+        assert not [p for p in api.data_dir.rglob(".tmp*")]
 
 
-def _entity_file(api: Api, db: str, key: str) -> Path:
-    return api.data_dir / "files" / db / key
+def _tamper(api: Api, key: str, change: Any) -> None:
+    api.storage.put(key, change(bytearray(api.storage.get(key).data)))
 
 
 @pytest.mark.parametrize("where", ["ciphertext", "header", "wrapped_key", "truncate", "version"])
 def test_tampering_is_detected(api: Api, where: str) -> None:
     api.put("/entity/db", {"k": {"v": "x" * 100}})
-    path = _entity_file(api, "db", "k")
-    blob = bytearray(path.read_bytes())
-    hlen = int.from_bytes(blob[5:7], "big")
-    header = json.loads(blob[7 : 7 + hlen])
-    if where == "ciphertext":
-        blob[-20] ^= 1
-    elif where == "header":
-        blob[7:7 + hlen] = blob[7:7 + hlen].replace(b'"A256GCM"', b'"A256GCm"')  # fmt: skip
-    elif where == "wrapped_key":
-        wk = header["wk"]
-        flipped = ("B" if wk[5] != "B" else "C").join([wk[:5], wk[6:]])
-        blob[7:7 + hlen] = blob[7:7 + hlen].replace(wk.encode(), flipped.encode())  # fmt: skip
-    elif where == "truncate":
-        del blob[-1]
-    elif where == "version":
-        blob[4] = 2
-    path.write_bytes(bytes(blob))
+    assert api.get("/entity/db?key=k").status == 200  # warm the read cache: tampering must still show
+
+    def change(blob: bytearray) -> bytes:
+        hlen = int.from_bytes(blob[5:7], "big")
+        header = json.loads(blob[7 : 7 + hlen])
+        if where == "ciphertext":
+            blob[-20] ^= 1
+        elif where == "header":
+            blob[7 : 7 + hlen] = blob[7 : 7 + hlen].replace(b'"A256GCM"', b'"A256GCm"')
+        elif where == "wrapped_key":
+            wk = header["wk"]
+            flipped = ("B" if wk[5] != "B" else "C").join([wk[:5], wk[6:]])
+            blob[7 : 7 + hlen] = blob[7 : 7 + hlen].replace(wk.encode(), flipped.encode())
+        elif where == "truncate":
+            del blob[-1]
+        elif where == "version":
+            blob[4] = 2
+        return bytes(blob)
+
+    _tamper(api, "files/db/k", change)
     r = api.get("/entity/db?key=k")
     assert r.status == 500
     assert "integrity" in error_of(r)
@@ -516,12 +522,11 @@ def test_tampering_is_detected(api: Api, where: str) -> None:
 
 def test_swapped_entity_files_fail_to_decrypt(api: Api) -> None:
     api.put("/entity/db", {"a": "value-a", "b": "value-b"})
-    pa, pb = _entity_file(api, "db", "a"), _entity_file(api, "db", "b")
-    a, b = pa.read_bytes(), pb.read_bytes()
-    pa.write_bytes(b)
-    pb.write_bytes(a)
+    a, b = api.storage.get("files/db/a").data, api.storage.get("files/db/b").data
+    api.storage.put("files/db/a", b)
+    api.storage.put("files/db/b", a)
     assert api.get("/entity/db?key=a").status == 500
     assert api.get("/entity/db?key=b").status == 500
     api.put("/entity/db2", {"a": "other"})
-    pa.write_bytes(_entity_file(api, "db2", "a").read_bytes())  # same key, other db
+    api.storage.put("files/db/a", api.storage.get("files/db2/a").data)  # same key, other db
     assert api.get("/entity/db?key=a").status == 500
