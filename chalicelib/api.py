@@ -154,12 +154,19 @@ class Api:
         schema_id = names.from_path(raw_id, "schema id")
         schema = self.body(raw)
         compile_schema(schema)
-        self.workers.put_schema(schema_id, jsonbody.dumps(schema))
+        try:
+            self.workers.put_schema(schema_id, jsonbody.dumps(schema))
+        finally:
+            self.schemas.invalidate(schema_id)
         return OK
 
     def delete_schema(self, authorization: str | None, raw_id: str) -> dict[str, str]:
         self.principal(authorization, WRITE)
-        self.workers.delete_schema(names.from_path(raw_id, "schema id"))
+        schema_id = names.from_path(raw_id, "schema id")
+        try:
+            self.workers.delete_schema(schema_id)
+        finally:
+            self.schemas.invalidate(schema_id)
         return OK
 
     # -- health ------------------------------------------------------------------

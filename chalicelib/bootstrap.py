@@ -184,7 +184,8 @@ class Runtime:
                         workers,
                         s.dev_mode,
                     )
-                    self._api = Api(auth, workers, SchemaCache(workers), s.max_body_bytes)
+                    schemas = SchemaCache(workers, s.schema_revalidate)
+                    self._api = Api(auth, workers, schemas, s.max_body_bytes)
         return self._api
 
 

@@ -60,6 +60,7 @@ class Settings:
     log_level: str = "INFO"
     in_lambda: bool = False
     cache_entries: int = 10_000
+    schema_revalidate_seconds: float | None = None  # None: 0 on the filesystem, 2 on S3
     # Storage backend: "fs", "s3", or "auto" (S3 when an endpoint is set or in Lambda).
     storage: str = "auto"
     s3_endpoint: str | None = None
@@ -71,6 +72,12 @@ class Settings:
     s3_create_bucket: bool = False
     s3_retry_mode: str = "standard"
     s3_unquoted_etag: bool = False
+
+    @property
+    def schema_revalidate(self) -> float:
+        if self.schema_revalidate_seconds is not None:
+            return self.schema_revalidate_seconds
+        return 2.0 if self.backend == "s3" else 0.0
 
     @property
     def backend(self) -> str:
@@ -106,6 +113,7 @@ class Settings:
                 log_level=(get("DELTADB_LOG_LEVEL") or "INFO").upper(),
                 in_lambda=bool(get("AWS_LAMBDA_FUNCTION_NAME")),
                 cache_entries=int(get("DELTADB_CACHE_ENTRIES") or "10000"),
+                schema_revalidate_seconds=(float(v) if (v := get("DELTADB_SCHEMA_REVALIDATE_SECONDS")) else None),
                 storage=(get("DELTADB_STORAGE") or "auto").lower(),
                 # The S3_* names are the Go version's; users already have them set.
                 s3_endpoint=get("S3_ENDPOINT") or None,

@@ -1,13 +1,18 @@
 """JSON Schema checking (draft-07 and later, chosen by ``$schema``) with a validator cache.
 
-The route side keeps compiled validators keyed by schema id and revalidates each use
-with the schema's etag (a conditional read that transfers nothing when unchanged), so
-a schema changed through any instance takes effect on the next request everywhere.
+The route side keeps compiled validators keyed by schema id and revalidates them with
+the schema's etag (a conditional read that transfers nothing when unchanged).
+``revalidate_after`` bounds how stale a cached answer (schema or "no schema") may be:
+0 revalidates on every request (the filesystem default: a stat), a few seconds on S3
+(so an entity PUT costs one S3 request, not two). A schema written or deleted through
+this instance is dropped from its cache at once; other instances see it within
+``revalidate_after`` seconds.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -51,23 +56,35 @@ def check(validator: Validator, key: str, value: Any) -> None:
 
 
 class SchemaCache:
-    def __init__(self, workers: Workers) -> None:
+    def __init__(self, workers: Workers, revalidate_after: float = 0.0) -> None:
         self._workers = workers
-        self._cache: dict[str, tuple[str, Validator]] = {}
+        self._revalidate_after = revalidate_after
+        # schema id -> (etag or None for "no schema", validator or None, checked at)
+        self._cache: dict[str, tuple[str | None, Validator | None, float]] = {}
         self._lock = threading.Lock()
 
-    def validator(self, schema_id: str) -> Validator | None:
-        cached = self._cache.get(schema_id)
-        try:
-            result = self._workers.get_schema(schema_id, if_none_match=cached[0] if cached else None)
-        except NotFound:
-            self._cache.pop(schema_id, None)
-            return None
-        if result.get("not_modified") and cached:
-            return cached[1]
-        validator = compile_schema(jsonbody.parse(result["schema"]))
+    def invalidate(self, schema_id: str) -> None:
         with self._lock:
-            self._cache[schema_id] = (result["etag"], validator)
+            self._cache.pop(schema_id, None)
+
+    def validator(self, schema_id: str) -> Validator | None:
+        now = time.monotonic()
+        cached = self._cache.get(schema_id)
+        if cached is not None and now - cached[2] < self._revalidate_after:
+            return cached[1]
+        etag = cached[0] if cached else None
+        try:
+            result = self._workers.get_schema(schema_id, if_none_match=etag)
+        except NotFound:
+            with self._lock:
+                self._cache[schema_id] = (None, None, now)
+            return None
+        if result.get("not_modified") and cached is not None:
+            validator = cached[1]
+        else:
+            validator = compile_schema(jsonbody.parse(result["schema"]))
+        with self._lock:
+            self._cache[schema_id] = (result["etag"], validator, now)
         return validator
 
     def validate(self, schema_id: str, items: Iterable[tuple[str, Any]]) -> None:

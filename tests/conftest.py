@@ -138,6 +138,8 @@ def configure(tmp_path: Path, backend: str, s3_server_pool: dict[str, s3servers.
     store: list[Storage] = []
 
     def _configure(**overrides: Any) -> Api:
+        if backend != "fs":
+            overrides.setdefault("storage", "s3")
         settings = make_settings(tmp_path, **overrides)
         if not store and backend != "fs":
             store.append(s3_storage(s3_endpoint(s3_server_pool, backend)))
