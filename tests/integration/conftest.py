@@ -1,0 +1,1 @@
+"""Integration tests share the S3 server fixtures of tests/conftest.py."""
