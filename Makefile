@@ -5,7 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint unit e2e bench clean
+# LocalStack (an S3 server for the integration tests) needs Python 3.13 in a venv of its own.
+LS_PY ?= $(shell command -v python3.13 2>/dev/null || ls $(HOME)/.pyenv/versions/3.13*/bin/python 2>/dev/null | head -n 1)
+LS_VENV := .venv-localstack
+LS_STAMP := $(LS_VENV)/.installed
+TEST_DEPS := $(STAMP) $(if $(LS_PY),$(LS_STAMP))
+
+.PHONY: serve test lint unit e2e bench bench-s3 localstack clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -13,6 +19,14 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
+
+$(LS_STAMP): requirements-localstack.txt
+	@test -n "$(LS_PY)" || { echo "LocalStack needs a Python 3.13 interpreter (python3.13 or pyenv)"; exit 1; }
+	test -x $(LS_VENV)/bin/python || $(LS_PY) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install -q -r requirements-localstack.txt
+	touch $(LS_STAMP)
+
+localstack: $(LS_STAMP)
 
 serve: $(STAMP)
 	$(BIN)/deltadb serve $(ARGS)
@@ -22,8 +36,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) lint
-	$(BIN)/pytest -ra --timeout=300 $(ARGS)
+test: $(TEST_DEPS) lint
+	$(BIN)/pytest -ra --timeout=600 $(ARGS)
 
 unit: $(STAMP)
 	$(BIN)/pytest -ra tests/unit $(ARGS)
@@ -34,5 +48,8 @@ e2e: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/http_bench.py $(ARGS)
 
+bench-s3: $(STAMP)
+	$(BIN)/python bench/s3_bench.py $(ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LS_VENV) .pytest_cache .mypy_cache .ruff_cache
