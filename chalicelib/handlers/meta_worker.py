@@ -6,6 +6,7 @@ It holds no key material: records store only hashes of secrets.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from chalicelib import names
@@ -27,6 +28,10 @@ def key_object(key_id: str) -> str:
 class MetaWorker:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        # Key records are read on every request made with an API key; revalidating a
+        # cached copy by etag costs a stat (FS) or a body-less 304 (S3), never staleness.
+        self._records: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._records_lock = threading.Lock()
         self._ops: dict[str, Op] = {
             "schema.put": self._schema_put,
             "schema.get": self._schema_get,
@@ -80,8 +85,23 @@ class MetaWorker:
         return {}
 
     def _key_get(self, e: dict[str, Any]) -> dict[str, Any]:
-        obj = self.storage.get(key_object(names.validate(e["id"], "key id")))
-        return {"record": json.loads(obj.data)}
+        name = key_object(names.validate(e["id"], "key id"))
+        cached = self._records.get(name)
+        try:
+            obj = self.storage.get(name, if_none_match=cached[0] if cached else None)
+        except NotModified:
+            assert cached is not None
+            return {"record": cached[1]}
+        except ObjectNotFound:
+            with self._records_lock:
+                self._records.pop(name, None)
+            raise
+        record = json.loads(obj.data)
+        with self._records_lock:
+            if len(self._records) >= 10_000:
+                self._records.clear()
+            self._records[name] = (obj.etag, record)
+        return {"record": record}
 
     def _key_list(self, _e: dict[str, Any]) -> dict[str, Any]:
         records = []

@@ -1,0 +1,271 @@
+"""S3 backend benchmark: our API next to a bare boto3 loop, on the same S3 server, in one run.
+
+One command::
+
+    .venv/bin/python bench/s3_bench.py                     # starts moto server mode itself
+    .venv/bin/python bench/s3_bench.py --endpoint http://127.0.0.1:4566   # any running S3 server
+
+1. Bare boto3: ``put_object`` / ``get_object`` of 1 KiB objects, one client, sequential.
+2. Ours: ``deltadb serve`` on the same server (own bucket), one keep-alive HTTP client,
+   sequential ``PUT /entity`` of 1 KiB documents (distinct keys) and warm ``GET``s.
+   Both sequential loops measure latency (p50, p99) and single-client throughput;
+   then both again with ``--threads`` concurrent clients for throughput.
+3. S3 requests per API operation, counted with botocore event hooks on the app's own
+   S3 client (the same route and handler code, run in-process), including whether a
+   warm GET transferred a body (200) or not (304).
+
+Targets (issue 4): PUT p50 <= 1.15x bare boto3; exactly 1 S3 request per entity PUT;
+a warm GET that transfers no body when unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.s3servers import free_port, start_moto  # noqa: E402  (one S3 server launcher for tests and bench)
+
+DOC = "x" * 1000
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def summarize(name: str, samples: list[float], wall: float, clients: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "clients": clients,
+        "ops": len(samples),
+        "ops_per_s": len(samples) / wall,
+        "p50_ms": pct(samples, 0.50),
+        "p99_ms": pct(samples, 0.99),
+        "mean_ms": statistics.fmean(samples) * 1000,
+    }
+
+
+def run_loop(op: Callable[[int, int], None], n: int, clients: int) -> tuple[list[float], float]:
+    """Run ``op(client, i)`` n times per client; return per-op latencies and wall time."""
+    samples: list[float] = []
+    lock = threading.Lock()
+
+    def worker(c: int) -> None:
+        local = []
+        for i in range(n):
+            t = time.perf_counter()
+            op(c, i)
+            local.append(time.perf_counter() - t)
+        with lock:
+            samples.extend(local)
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return samples, time.perf_counter() - start
+
+
+def s3_client(endpoint: str) -> Any:
+    from chalicelib.storage.s3 import S3Options, make_client
+
+    return make_client(S3Options(endpoint=endpoint, access_key="test", secret_key="test"))
+
+
+def bare_boto3(endpoint: str, n: int, threads: int) -> list[dict[str, Any]]:
+    bucket = f"bare-{uuid.uuid4().hex[:10]}"
+    clients = [s3_client(endpoint) for _ in range(threads)]
+    clients[0].create_bucket(Bucket=bucket)
+    body = json.dumps({"doc": DOC}).encode()
+    for c in clients:  # warm connections
+        c.put_object(Bucket=bucket, Key="warm", Body=body)
+    out = []
+    for k in (1, threads):
+
+        def put(c: int, i: int, k: int = k) -> None:
+            clients[c].put_object(Bucket=bucket, Key=f"files/b/{k}-{c}-{i}", Body=body)
+
+        def get(c: int, i: int, k: int = k) -> None:
+            clients[c].get_object(Bucket=bucket, Key=f"files/b/{k}-{c}-{i % n}")["Body"].read()
+
+        s, w = run_loop(put, n, k)
+        out.append(summarize("boto3 put_object", s, w, k))
+        s, w = run_loop(get, n, k)
+        out.append(summarize("boto3 get_object", s, w, k))
+    return out
+
+
+class Server:
+    def __init__(self, endpoint: str, workers: int) -> None:
+        self.port = free_port()
+        self.admin_key = secrets.token_urlsafe(24)
+        self.dir = Path(tempfile.mkdtemp(prefix="s3bench-"))
+        env = {**os.environ, "DELTADB_ADMIN_KEY": self.admin_key, "S3_ACCESS_KEY": "test", "S3_SECRET_KEY": "test"}
+        cmd = [
+            str(Path(sys.executable).parent / "deltadb"), "serve", "--port", str(self.port),
+            "--data-dir", str(self.dir / "data"), "--workers", str(workers), "--s3-endpoint", endpoint,
+            "--s3-bucket", f"ours-{uuid.uuid4().hex[:10]}", "--s3-create-bucket", "--log-level", "WARNING",
+        ]  # fmt: skip
+        self.log = open(self.dir / "server.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                c.request("GET", "/health")
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError((self.dir / "server.log").read_text())
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(15)
+
+
+def ours(endpoint: str, n: int, threads: int, workers: int) -> list[dict[str, Any]]:
+    server = Server(endpoint, workers)
+    try:
+        conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=30) for _ in range(threads)]
+        headers = {"Authorization": f"Bearer {server.admin_key}", "Content-Type": "application/json"}
+
+        def call(c: int, method: str, path: str, body: str | None = None) -> bytes:
+            conns[c].request(method, path, body=body, headers=headers)
+            r = conns[c].getresponse()
+            data = r.read()
+            if r.status != 200:
+                raise RuntimeError(f"{method} {path}: {r.status} {data[:200]!r}")
+            return data
+
+        for c in range(threads):
+            call(c, "PUT", "/entity/bench", json.dumps({f"warm{c}": {"doc": DOC}}))
+        out = []
+        for k in (1, threads):
+
+            def put(c: int, i: int, k: int = k) -> None:
+                call(c, "PUT", "/entity/bench", json.dumps({f"{k}-{c}-{i}": {"doc": DOC}}))
+
+            def get(c: int, i: int, k: int = k) -> None:
+                call(c, "GET", f"/entity/bench?key={k}-{c}-{i % n}")
+
+            s, w = run_loop(put, n, k)
+            out.append(summarize("ours PUT /entity", s, w, k))
+            s, w = run_loop(get, n, k)
+            out.append(summarize("ours GET /entity (warm)", s, w, k))
+        return out
+    finally:
+        server.stop()
+
+
+def requests_per_operation(endpoint: str) -> dict[str, Any]:
+    """Count S3 requests per API operation with botocore hooks on the app's S3 client."""
+    from chalice.test import Client
+
+    import app as app_module
+    from chalicelib.config import Settings
+    from chalicelib.storage.s3 import S3Options, S3Storage
+
+    tmp = Path(tempfile.mkdtemp(prefix="s3count-"))
+    key = secrets.token_urlsafe(24)
+    store = S3Storage.from_options(
+        S3Options(bucket=f"count-{uuid.uuid4().hex[:10]}", endpoint=endpoint, access_key="test", secret_key="test")
+    )
+    assert store.check(create=True) is None
+    settings = Settings(data_dir=tmp / "d", secrets_dir=tmp / "s", admin_key=key, storage="s3")
+    app_module.runtime.configure(settings, storage=store)
+    ops: Counter[str] = Counter()
+    statuses: list[str] = []
+    store.client.meta.events.register(
+        "before-send.s3", lambda event_name, **kw: ops.update([event_name.split(".")[-1]])
+    )
+    store.client.meta.events.register(
+        "after-call.s3", lambda http_response, model, **kw: statuses.append(f"{model.name} {http_response.status_code}")
+    )
+    admin = {"Authorization": f"Bearer {key}"}
+    results: dict[str, Any] = {}
+    with Client(app_module.app) as client:
+        created = json.loads(client.http.post("/api/keys", body='{"name":"b","permissions":["read","write"]}',
+                                              headers=admin).body)  # fmt: skip
+        token = json.loads(client.http.post("/api/login", body=json.dumps({"key": created["secret"]})).body)["token"]
+        client.http.put("/entity/db", body=json.dumps({"w": 0}), headers=admin)  # schema cache warm
+        client.http.delete("/entity/db?key=w", headers=admin)  # learns conditional-delete support
+
+        def measure(label: str, method: str, path: str, body: str | None, headers: dict[str, str]) -> None:
+            ops.clear()
+            statuses.clear()
+            r = client.http.request(method, path, body=body, headers=headers)
+            assert r.status_code == 200, (label, r.status_code, r.body)
+            results[label] = {"requests": sum(ops.values()), "by_operation": dict(ops), "responses": list(statuses)}
+
+        for who, h in (("admin key", admin), ("session of an API key", {"Authorization": f"Bearer {token}"})):
+            measure(f"PUT 1 entity [{who}]", "PUT", "/entity/db", json.dumps({"k": {"doc": DOC}}), h)
+            measure(f"PUT 10 entities [{who}]", "PUT", "/entity/db",
+                    json.dumps({f"m{i}": i for i in range(10)}), h)  # fmt: skip
+            app_module.runtime.worker.entity_worker.entities._cache.clear()
+            measure(f"GET cold [{who}]", "GET", "/entity/db?key=k", None, h)
+            measure(f"GET warm [{who}]", "GET", "/entity/db?key=k", None, h)
+            measure(f"DELETE [{who}]", "DELETE", "/entity/db?key=m0", None, h)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--endpoint", help="a running S3 server (default: start moto server mode)")
+    p.add_argument("--ops", type=int, default=500, help="operations per loop per client (default 500)")
+    p.add_argument("--threads", type=int, default=8, help="concurrent clients for the throughput rows (default 8)")
+    p.add_argument("--workers", type=int, default=2, help="deltadb server processes (default 2)")
+    args = p.parse_args(argv)
+    moto = None if args.endpoint else start_moto()
+    endpoint = args.endpoint or moto.endpoint  # type: ignore[union-attr]
+    try:
+        rows = bare_boto3(endpoint, args.ops, args.threads) + ours(endpoint, args.ops, args.threads, args.workers)
+        counts = requests_per_operation(endpoint)
+    finally:
+        if moto:
+            moto.stop()
+    print(f"S3 server: {'moto server mode (started by the bench)' if moto else endpoint}; "
+          f"cpus={os.cpu_count()} python={sys.version.split()[0]}; 1 KiB documents")  # fmt: skip
+    print(f"command: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
+    print(f"\n{'loop':28} {'clients':>7} {'ops':>6} {'ops/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    for r in rows:
+        print(
+            f"{r['name']:28} {r['clients']:>7} {r['ops']:>6} {r['ops_per_s']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
+        )
+    by = {(r["name"], r["clients"]): r for r in rows}
+    put_ratio = by[("ours PUT /entity", 1)]["p50_ms"] / by[("boto3 put_object", 1)]["p50_ms"]
+    get_ratio = by[("ours GET /entity (warm)", 1)]["p50_ms"] / by[("boto3 get_object", 1)]["p50_ms"]
+    print(f"\nPUT p50 ours / bare boto3 = {put_ratio:.2f}x (target <= 1.15x); GET p50 ratio = {get_ratio:.2f}x")
+    print("\nS3 requests per API operation (botocore hooks on the app's own client):")
+    for label, c in counts.items():
+        print(f"  {label:40} {c['requests']:>3}  {c['by_operation']}  {c['responses']}")
+    out = REPO / "bench" / "results" / f"s3-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"rows": rows, "put_p50_ratio": put_ratio, "requests": counts}, indent=2))
+    print(f"\nwritten: {out.relative_to(REPO)}")
+    single_put = [c for label, c in counts.items() if label.startswith("PUT 1 entity [admin")][0]
+    return 0 if single_put["requests"] == 1 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
