@@ -249,9 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
     print(f"\n{'loop':28} {'clients':>7} {'ops':>6} {'ops/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for r in rows:
-        print(
-            f"{r['name']:28} {r['clients']:>7} {r['ops']:>6} {r['ops_per_s']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
-        )
+        cells = f"{r['ops_per_s']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
+        print(f"{r['name']:28} {r['clients']:>7} {r['ops']:>6} {cells}")
     by = {(r["name"], r["clients"]): r for r in rows}
     put_ratio = by[("ours PUT /entity", 1)]["p50_ms"] / by[("boto3 put_object", 1)]["p50_ms"]
     get_ratio = by[("ours GET /entity (warm)", 1)]["p50_ms"] / by[("boto3 get_object", 1)]["p50_ms"]
@@ -263,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"rows": rows, "put_p50_ratio": put_ratio, "requests": counts}, indent=2))
     print(f"\nwritten: {out.relative_to(REPO)}")
-    single_put = [c for label, c in counts.items() if label.startswith("PUT 1 entity [admin")][0]
+    single_put = next(c for label, c in counts.items() if label.startswith("PUT 1 entity [admin"))
     return 0 if single_put["requests"] == 1 else 1
 
 
