@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # LocalStack (an S3 server for the integration tests) needs Python 3.13 in a venv of its own.
-LS_PY ?= $(shell command -v python3.13 2>/dev/null || ls $(HOME)/.pyenv/versions/3.13*/bin/python 2>/dev/null | head -n 1)
+# (pyenv's python3.13 shim exists even when it cannot run: only a candidate that runs counts)
+LS_PY ?= $(shell for p in $(HOME)/.pyenv/versions/3.13*/bin/python3.13 $$(command -v python3.13); do \
+	"$$p" -c "import sys; assert sys.version_info[:2] == (3, 13)" 2>/dev/null && { echo "$$p"; break; }; done)
 LS_VENV := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed
 TEST_DEPS := $(STAMP) $(if $(LS_PY),$(LS_STAMP))
