@@ -60,6 +60,8 @@ class Settings:
     log_level: str = "INFO"
     in_lambda: bool = False
     cache_entries: int = 10_000
+    http_threads: int = 8  # request threads per server process
+    inline_reads: str = "auto"  # serve GETs on the event loop: auto = when storage is the local FS
     schema_revalidate_seconds: float | None = None  # None: 0 on the filesystem, 2 on S3
     # Storage backend: "fs", "s3", or "auto" (S3 when an endpoint is set or in Lambda).
     storage: str = "auto"
@@ -72,6 +74,12 @@ class Settings:
     s3_create_bucket: bool = False
     s3_retry_mode: str = "standard"
     s3_unquoted_etag: bool = False
+
+    @property
+    def reads_inline(self) -> bool:
+        if self.inline_reads == "auto":
+            return self.backend == "fs"
+        return self.inline_reads in ("1", "true", "yes", "on")
 
     @property
     def schema_revalidate(self) -> float:
@@ -113,6 +121,8 @@ class Settings:
                 log_level=(get("DELTADB_LOG_LEVEL") or "INFO").upper(),
                 in_lambda=bool(get("AWS_LAMBDA_FUNCTION_NAME")),
                 cache_entries=int(get("DELTADB_CACHE_ENTRIES") or "10000"),
+                http_threads=int(get("DELTADB_THREADS") or "8"),
+                inline_reads=(get("DELTADB_INLINE_READS") or "auto").lower(),
                 schema_revalidate_seconds=(float(v) if (v := get("DELTADB_SCHEMA_REVALIDATE_SECONDS")) else None),
                 storage=(get("DELTADB_STORAGE") or "auto").lower(),
                 # The S3_* names are the Go version's; users already have them set.
@@ -148,5 +158,7 @@ class Settings:
             raise ConfigError("S3_RETRY_MODE must be standard or adaptive")
         if bool(self.s3_access_key) != bool(self.s3_secret_key):
             raise ConfigError("S3_ACCESS_KEY and S3_SECRET_KEY go together")
+        if self.http_threads < 1:
+            raise ConfigError("DELTADB_THREADS must be >= 1")
         if self.cache_entries < 0:
             raise ConfigError("DELTADB_CACHE_ENTRIES must be >= 0")

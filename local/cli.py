@@ -76,8 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--threads",
         type=int,
-        default=int(os.environ.get("DELTADB_THREADS", "16")),
-        help="request threads per process (default 16)",
+        help="request threads per process (default 8)",
     )
     return p
 
@@ -89,7 +88,8 @@ def serve(args: argparse.Namespace) -> int:
             os.environ[env] = str(value)
     if args.dev:
         os.environ["DELTADB_DEV_MODE"] = "1"
-    os.environ["DELTADB_THREADS"] = str(args.threads)
+    if args.threads:
+        os.environ["DELTADB_THREADS"] = str(args.threads)
     try:
         settings = Settings.from_env()
         secrets = provisioning.ensure(settings)
@@ -121,7 +121,8 @@ def serve(args: argparse.Namespace) -> int:
         where = str(settings.data_dir.resolve())
     print(
         f"deltadb: serving http://{args.host}:{args.port} data={where} "
-        f"workers={args.workers} threads={args.threads}" + (f" (removed {swept} stale temp files)" if swept else ""),
+        f"workers={args.workers} threads={settings.http_threads}"
+        + (f" (removed {swept} stale temp files)" if swept else ""),
         flush=True,
     )
     from granian import Granian

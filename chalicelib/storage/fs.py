@@ -10,9 +10,11 @@ The folder fsync is group-committed (:class:`_DirSync`): one fsync started after
 rename covers every rename made before it, so concurrent writers into one folder
 share folder fsyncs instead of queueing one each.
 
-Mutations of one folder are serialised with a thread lock plus ``flock`` on the
-folder (other processes), held only around the check-and-rename, so conditional
-writes (``if_match``) are true compare-and-swap across threads and processes.
+Mutations of one object are serialised by a per-key lock (:class:`_KeyLocks`: Linux
+open-file-description byte-range locks on ``<root>/.deltadb.lock``, one byte per key
+stripe), held only around the check-and-rename. Threads and processes exclude each
+other alike, so conditional writes (``if_match``) are true compare-and-swap, while
+writers of different keys never wait for each other.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ import errno
 import fcntl
 import os
 import secrets
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +39,42 @@ _TMP_PREFIX = ".tmp."
 def _etag(st: os.stat_result) -> str:
     # A rename-replace always brings a new inode, so (inode, mtime, size) names a version.
     return f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"'
+
+
+_LOCK_FILE = ".deltadb.lock"
+_LOCK_STRIPES = 1 << 16
+_FLOCK = struct.Struct("hhqqi4x")  # Linux struct flock: type, whence, start, len, pid
+
+
+class _KeyLocks:
+    """Per-key exclusive locks shared by all threads and processes using one root.
+
+    A key hashes to one byte of the lock file; holding it is an OFD lock (F_OFD_SETLKW).
+    OFD locks belong to an open file description, so each thread opens the file once for
+    itself: two threads then exclude each other exactly like two processes.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        self._local = threading.local()
+
+    def _fd(self) -> int:
+        fd: int | None = getattr(self._local, "fd", None)
+        if fd is None:
+            fd = os.open(self.path, os.O_RDWR)
+            self._local.fd = fd
+        return fd
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        stripe = zlib.crc32(key.encode("utf-8", "surrogatepass")) % _LOCK_STRIPES
+        fd = self._fd()
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, stripe, 1, 0))
+        try:
+            yield
+        finally:
+            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _FLOCK.pack(fcntl.F_UNLCK, os.SEEK_SET, stripe, 1, 0))
 
 
 class _DirSync:
@@ -84,9 +124,9 @@ class FileStorage:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._known_dirs: set[str] = set()
-        self._dir_locks: dict[str, threading.Lock] = {}
         self._dir_syncs: dict[str, _DirSync] = {}
-        self._dir_locks_guard = threading.Lock()
+        self._dir_syncs_guard = threading.Lock()
+        self._locks = _KeyLocks(os.path.join(self.root, _LOCK_FILE))
 
     # -- reading ---------------------------------------------------------------------
     def _path(self, key: str) -> str:
@@ -156,23 +196,12 @@ class FileStorage:
     def _dir_sync(self, directory: str) -> _DirSync:
         syncer = self._dir_syncs.get(directory)
         if syncer is None:
-            with self._dir_locks_guard:
+            with self._dir_syncs_guard:
                 syncer = self._dir_syncs.setdefault(directory, _DirSync(directory))
         return syncer
 
-    @contextmanager
-    def _locked(self, directory: str) -> Iterator[None]:
-        with self._dir_locks_guard:
-            lock = self._dir_locks.setdefault(directory, threading.Lock())
-        with lock:
-            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
-            finally:
-                os.close(fd)  # closing releases the flock
-
-    def _current_etag(self, path: str) -> str | None:
+    @staticmethod
+    def _current_etag(path: str) -> str | None:
         try:
             return _etag(os.stat(path))
         except FileNotFoundError:
@@ -183,6 +212,7 @@ class FileStorage:
         directory = os.path.dirname(path)
         self._ensure_dir(directory)
         tmp = os.path.join(directory, f"{_TMP_PREFIX}{os.getpid()}.{secrets.token_hex(8)}")
+        renamed = False
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
@@ -191,30 +221,31 @@ class FileStorage:
                 while view:
                     view = view[os.write(fd, view) :]
                 os.fdatasync(fd)  # data and size; the rename is made durable by the folder fsync
+                etag = _etag(os.fstat(fd))  # a rename keeps inode, mtime and size
             finally:
                 os.close(fd)
-            with self._locked(directory):
-                current = self._current_etag(path)
-                if if_none_match and current is not None:
-                    raise PreconditionFailed(key)
-                if if_match is not None and current != if_match:
-                    raise PreconditionFailed(key)
+            with self._locks.hold(key):
+                if if_none_match or if_match is not None:
+                    current = self._current_etag(path)
+                    if if_none_match and current is not None:
+                        raise PreconditionFailed(key)
+                    if if_match is not None and current != if_match:
+                        raise PreconditionFailed(key)
                 os.rename(tmp, path)
-                etag = _etag(os.stat(path))
+                renamed = True
             self._dir_sync(directory).sync()
             return etag
         finally:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+            if not renamed:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         path = self._path(key)
         directory = os.path.dirname(path)
-        if not os.path.isdir(directory):
-            raise ObjectNotFound(key)
-        with self._locked(directory):
+        with self._locks.hold(key):
             current = self._current_etag(path)
             if current is None:
                 raise ObjectNotFound(key)

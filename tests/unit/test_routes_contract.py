@@ -483,7 +483,9 @@ def test_layout_and_no_plaintext_at_rest(api: Api, backend: str) -> None:
     material = json.loads(keyring)["keys"][0]["material"].encode()
     assert all(material not in data for data in objects.values())
     if backend == "fs":
-        assert sorted(p.name for p in api.data_dir.iterdir()) == ["_auth", "files", "templates"]
+        top = sorted(p.name for p in api.data_dir.iterdir())
+        assert top == [".deltadb.lock", "_auth", "files", "templates"]  # the lock file holds no data
+        assert (api.data_dir / ".deltadb.lock").stat().st_size == 0
         assert not [p for p in api.data_dir.rglob(".tmp*")]
 
 
