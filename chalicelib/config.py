@@ -60,8 +60,9 @@ class Settings:
     log_level: str = "INFO"
     in_lambda: bool = False
     cache_entries: int = 10_000
-    http_threads: int = 8  # request threads per server process
-    inline_reads: str = "auto"  # serve GETs on the event loop: auto = when storage is the local FS
+    http_threads: int = 8  # request threads per server process (when requests are not inline)
+    inline: str = "auto"  # run requests on the event loop: all | reads | off | auto (all on FS, off on S3)
+    server_workers: int | None = None  # server processes; None: 4 per core inline, 1 per core threaded
     schema_revalidate_seconds: float | None = None  # None: 0 on the filesystem, 2 on S3
     # Storage backend: "fs", "s3", or "auto" (S3 when an endpoint is set or in Lambda).
     storage: str = "auto"
@@ -76,10 +77,24 @@ class Settings:
     s3_unquoted_etag: bool = False
 
     @property
-    def reads_inline(self) -> bool:
-        if self.inline_reads == "auto":
-            return self.backend == "fs"
-        return self.inline_reads in ("1", "true", "yes", "on")
+    def inline_mode(self) -> str:
+        """Which requests run on the server's event loop instead of its thread pool.
+
+        On the filesystem every operation is short (a durable write is two fsyncs), so
+        requests run inline and concurrency comes from more processes: no thread
+        hand-offs or GIL contention. With S3 a request waits milliseconds on the network:
+        it must not hold up the event loop, so it goes to the thread pool.
+        """
+        if self.inline == "auto":
+            return "all" if self.backend == "fs" else "off"
+        return self.inline
+
+    @property
+    def workers(self) -> int:
+        if self.server_workers is not None:
+            return self.server_workers
+        cores = os.cpu_count() or 1
+        return 4 * cores if self.inline_mode == "all" else cores
 
     @property
     def schema_revalidate(self) -> float:
@@ -122,7 +137,8 @@ class Settings:
                 in_lambda=bool(get("AWS_LAMBDA_FUNCTION_NAME")),
                 cache_entries=int(get("DELTADB_CACHE_ENTRIES") or "10000"),
                 http_threads=int(get("DELTADB_THREADS") or "8"),
-                inline_reads=(get("DELTADB_INLINE_READS") or "auto").lower(),
+                inline=(get("DELTADB_INLINE") or "auto").lower(),
+                server_workers=int(w) if (w := get("DELTADB_WORKERS")) else None,
                 schema_revalidate_seconds=(float(v) if (v := get("DELTADB_SCHEMA_REVALIDATE_SECONDS")) else None),
                 storage=(get("DELTADB_STORAGE") or "auto").lower(),
                 # The S3_* names are the Go version's; users already have them set.
@@ -160,5 +176,9 @@ class Settings:
             raise ConfigError("S3_ACCESS_KEY and S3_SECRET_KEY go together")
         if self.http_threads < 1:
             raise ConfigError("DELTADB_THREADS must be >= 1")
+        if self.inline not in ("auto", "all", "reads", "off"):
+            raise ConfigError("DELTADB_INLINE must be auto, all, reads or off")
+        if self.server_workers is not None and self.server_workers < 1:
+            raise ConfigError("DELTADB_WORKERS must be >= 1")
         if self.cache_entries < 0:
             raise ConfigError("DELTADB_CACHE_ENTRIES must be >= 0")

@@ -8,10 +8,11 @@ handler. ASGI rather than WSGI because only the ASGI scope carries ``raw_path``:
 environ, where an ``HTTP_*`` variable would pass for a request header.
 
 Here:
-- the sync app runs on a bounded thread pool, with ``app.current_request`` made
-  per-thread. GETs run inline on the event loop when storage is the local filesystem
-  (``DELTADB_INLINE_READS=auto``): a read is tens of microseconds there, less than the
-  hand-off to a thread would cost. Writes (fsync) and any remote storage never do;
+- the sync app runs either inline on the event loop or on a bounded thread pool, by
+  ``Settings.inline_mode``: inline on the filesystem (operations take microseconds to a
+  couple of fsyncs; concurrency comes from more server processes, with no thread
+  hand-offs or GIL contention), on the pool for S3 (network waits must not hold up the
+  loop). ``app.current_request`` is per-thread either way;
 - the body limit is enforced while receiving: an over-long body is read and
   discarded, then answered 413, so the connection stays usable;
 - a path matching no route answers 404 ``{"error": ...}`` (API Gateway's 403
@@ -46,11 +47,12 @@ def _error(code: int, message: str) -> Reply:
 
 
 class ChaliceASGI:
-    def __init__(self, app: Chalice, max_body_bytes: int, threads: int, inline_reads: bool = False) -> None:
+    def __init__(self, app: Chalice, max_body_bytes: int, threads: int, inline: str = "off") -> None:
         self.gateway = ProxyGateway(app)
         self.max_body_bytes = max_body_bytes
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deltadb-http")
-        self.inline_methods = frozenset({"GET"}) if inline_reads else frozenset()
+        self.inline_all = inline == "all"
+        self.inline_methods = frozenset({"GET"}) if inline == "reads" else frozenset()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -61,7 +63,7 @@ class ChaliceASGI:
         body, too_large = await self._read_body(receive)
         if too_large:
             reply = _error(413, f"request body larger than {self.max_body_bytes} bytes")
-        elif scope["method"] in self.inline_methods:
+        elif self.inline_all or scope["method"] in self.inline_methods:
             reply = self._handle(scope, body)
         else:
             loop = asyncio.get_running_loop()
@@ -150,7 +152,7 @@ class _Lazy:
 
             settings = app_module.runtime.settings
             self._app = ChaliceASGI(
-                app_module.app, settings.max_body_bytes, settings.http_threads, settings.reads_inline
+                app_module.app, settings.max_body_bytes, settings.http_threads, settings.inline_mode
             )
         await self._app(scope, receive, send)
 

@@ -70,8 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("DELTADB_WORKERS", str(os.cpu_count() or 1))),
-        help="server processes (default: CPU count)",
+        help="server processes (default: 4 per core on the filesystem, 1 per core on S3)",
     )
     s.add_argument(
         "--threads",
@@ -90,6 +89,8 @@ def serve(args: argparse.Namespace) -> int:
         os.environ["DELTADB_DEV_MODE"] = "1"
     if args.threads:
         os.environ["DELTADB_THREADS"] = str(args.threads)
+    if args.workers:
+        os.environ["DELTADB_WORKERS"] = str(args.workers)
     try:
         settings = Settings.from_env()
         secrets = provisioning.ensure(settings)
@@ -121,7 +122,7 @@ def serve(args: argparse.Namespace) -> int:
         where = str(settings.data_dir.resolve())
     print(
         f"deltadb: serving http://{args.host}:{args.port} data={where} "
-        f"workers={args.workers} threads={settings.http_threads}"
+        f"workers={settings.workers} inline={settings.inline_mode} threads={settings.http_threads}"
         + (f" (removed {swept} stale temp files)" if swept else ""),
         flush=True,
     )
@@ -134,7 +135,7 @@ def serve(args: argparse.Namespace) -> int:
         address=args.host,
         port=args.port,
         interface=Interfaces.ASGI,
-        workers=args.workers,
+        workers=settings.workers,
         backlog=2048,
         log_level=LogLevels.warning,
         respawn_failed_workers=True,
