@@ -5,11 +5,12 @@ One command::
     .venv/bin/python bench/s3_bench.py                     # starts moto server mode itself
     .venv/bin/python bench/s3_bench.py --endpoint http://127.0.0.1:4566   # any running S3 server
 
-1. Bare boto3: ``put_object`` / ``get_object`` of 1 KiB objects, one client, sequential.
-2. Ours: ``deltadb serve`` on the same server (own bucket), one keep-alive HTTP client,
-   sequential ``PUT /entity`` of 1 KiB documents (distinct keys) and warm ``GET``s.
-   Both sequential loops measure latency (p50, p99) and single-client throughput;
-   then both again with ``--threads`` concurrent clients for throughput.
+1. Latency, one client: bare boto3 ``put_object`` / ``get_object`` of 1 KiB objects and
+   our ``PUT /entity`` / warm ``GET /entity`` (``deltadb serve`` on the same S3 server,
+   one keep-alive HTTP client) *interleaved* op by op, so drift of the S3 server during
+   the run (moto slows as buckets fill) affects both sides alike. p50, p99, and the
+   back-to-back rate (1 / mean latency).
+2. Throughput, ``--threads`` concurrent clients: the same four loops one after another.
 3. S3 requests per API operation, counted with botocore event hooks on the app's own
    S3 client (the same route and handler code, run in-process), including whether a
    warm GET transferred a body (200) or not (304).
@@ -92,29 +93,6 @@ def s3_client(endpoint: str) -> Any:
     return make_client(S3Options(endpoint=endpoint, access_key="test", secret_key="test"))
 
 
-def bare_boto3(endpoint: str, n: int, threads: int) -> list[dict[str, Any]]:
-    bucket = f"bare-{uuid.uuid4().hex[:10]}"
-    clients = [s3_client(endpoint) for _ in range(threads)]
-    clients[0].create_bucket(Bucket=bucket)
-    body = json.dumps({"doc": DOC}).encode()
-    for c in clients:  # warm connections
-        c.put_object(Bucket=bucket, Key="warm", Body=body)
-    out = []
-    for k in (1, threads):
-
-        def put(c: int, i: int, k: int = k) -> None:
-            clients[c].put_object(Bucket=bucket, Key=f"files/b/{k}-{c}-{i}", Body=body)
-
-        def get(c: int, i: int, k: int = k) -> None:
-            clients[c].get_object(Bucket=bucket, Key=f"files/b/{k}-{c}-{i % n}")["Body"].read()
-
-        s, w = run_loop(put, n, k)
-        out.append(summarize("boto3 put_object", s, w, k))
-        s, w = run_loop(get, n, k)
-        out.append(summarize("boto3 get_object", s, w, k))
-    return out
-
-
 class Server:
     def __init__(self, endpoint: str, workers: int) -> None:
         self.port = free_port()
@@ -144,36 +122,78 @@ class Server:
         self.proc.wait(15)
 
 
-def ours(endpoint: str, n: int, threads: int, workers: int) -> list[dict[str, Any]]:
+class Ours:
+    """A keep-alive HTTP client per thread for our server."""
+
+    def __init__(self, server: Server, clients: int) -> None:
+        self.conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=30) for _ in range(clients)]
+        self.headers = {"Authorization": f"Bearer {server.admin_key}", "Content-Type": "application/json"}
+
+    def call(self, c: int, method: str, path: str, body: str | None = None) -> bytes:
+        self.conns[c].request(method, path, body=body, headers=self.headers)
+        r = self.conns[c].getresponse()
+        data = r.read()
+        if r.status != 200:
+            raise RuntimeError(f"{method} {path}: {r.status} {data[:200]!r}")
+        return data
+
+
+def compare(endpoint: str, n: int, threads: int, workers: int) -> list[dict[str, Any]]:
+    """Bare boto3 and our API on the same S3 server.
+
+    The single-client rows interleave the two (bare op, our op, bare op, ...) so that
+    drift of the S3 server (moto slows as buckets fill) hits both alike; the concurrent
+    rows run one after the other.
+    """
+    bucket = f"bare-{uuid.uuid4().hex[:10]}"
+    clients = [s3_client(endpoint) for _ in range(threads)]
+    clients[0].create_bucket(Bucket=bucket)
+    body = json.dumps({"doc": DOC}).encode()
     server = Server(endpoint, workers)
     try:
-        conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=30) for _ in range(threads)]
-        headers = {"Authorization": f"Bearer {server.admin_key}", "Content-Type": "application/json"}
+        ours = Ours(server, threads)
+        for c in range(threads):  # warm connections on both sides
+            clients[c].put_object(Bucket=bucket, Key="warm", Body=body)
+            ours.call(c, "PUT", "/entity/bench", json.dumps({f"warm{c}": {"doc": DOC}}))
+        rows = []
+        lat: dict[str, list[float]] = {"bp": [], "op": [], "bg": [], "og": []}
 
-        def call(c: int, method: str, path: str, body: str | None = None) -> bytes:
-            conns[c].request(method, path, body=body, headers=headers)
-            r = conns[c].getresponse()
-            data = r.read()
-            if r.status != 200:
-                raise RuntimeError(f"{method} {path}: {r.status} {data[:200]!r}")
-            return data
+        def timed(name: str, fn: Callable[[], object]) -> None:
+            t = time.perf_counter()
+            fn()
+            lat[name].append(time.perf_counter() - t)
 
-        for c in range(threads):
-            call(c, "PUT", "/entity/bench", json.dumps({f"warm{c}": {"doc": DOC}}))
-        out = []
-        for k in (1, threads):
+        for i in range(n):
+            timed("bp", lambda i=i: clients[0].put_object(Bucket=bucket, Key=f"files/b/s-{i}", Body=body))
+            timed("op", lambda i=i: ours.call(0, "PUT", "/entity/bench", json.dumps({f"s-{i}": {"doc": DOC}})))
+        for i in range(n):
+            timed("bg", lambda i=i: clients[0].get_object(Bucket=bucket, Key=f"files/b/s-{i}")["Body"].read())
+            timed("og", lambda i=i: ours.call(0, "GET", f"/entity/bench?key=s-{i}"))
+        # Interleaved: each row's ops/s is its own back-to-back rate, 1 / mean latency.
+        rows += [
+            summarize("boto3 put_object", lat["bp"], sum(lat["bp"]), 1),
+            summarize("ours PUT /entity", lat["op"], sum(lat["op"]), 1),
+            summarize("boto3 get_object", lat["bg"], sum(lat["bg"]), 1),
+            summarize("ours GET /entity (warm)", lat["og"], sum(lat["og"]), 1),
+        ]
 
-            def put(c: int, i: int, k: int = k) -> None:
-                call(c, "PUT", "/entity/bench", json.dumps({f"{k}-{c}-{i}": {"doc": DOC}}))
+        def bput(c: int, i: int) -> None:
+            clients[c].put_object(Bucket=bucket, Key=f"files/b/m-{c}-{i}", Body=body)
 
-            def get(c: int, i: int, k: int = k) -> None:
-                call(c, "GET", f"/entity/bench?key={k}-{c}-{i % n}")
+        def bget(c: int, i: int) -> None:
+            clients[c].get_object(Bucket=bucket, Key=f"files/b/m-{c}-{i}")["Body"].read()
 
-            s, w = run_loop(put, n, k)
-            out.append(summarize("ours PUT /entity", s, w, k))
-            s, w = run_loop(get, n, k)
-            out.append(summarize("ours GET /entity (warm)", s, w, k))
-        return out
+        def oput(c: int, i: int) -> None:
+            ours.call(c, "PUT", "/entity/bench", json.dumps({f"m-{c}-{i}": {"doc": DOC}}))
+
+        def oget(c: int, i: int) -> None:
+            ours.call(c, "GET", f"/entity/bench?key=m-{c}-{i}")
+
+        for name, op in (("boto3 put_object", bput), ("ours PUT /entity", oput),
+                         ("boto3 get_object", bget), ("ours GET /entity (warm)", oget)):  # fmt: skip
+            samples, wall = run_loop(op, n, threads)
+            rows.append(summarize(name, samples, wall, threads))
+        return rows
     finally:
         server.stop()
 
@@ -239,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     moto = None if args.endpoint else start_moto()
     endpoint = args.endpoint or moto.endpoint  # type: ignore[union-attr]
     try:
-        rows = bare_boto3(endpoint, args.ops, args.threads) + ours(endpoint, args.ops, args.threads, args.workers)
+        rows = compare(endpoint, args.ops, args.threads, args.workers)
         counts = requests_per_operation(endpoint)
     finally:
         if moto:
