@@ -43,4 +43,11 @@ function M.done(summary, latency, requests)
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9)))
 end
 
+-- wrk's setup(): number the threads (scripts do `setup = common.setup`).
+local next_tid = 0
+function M.setup(thread)
+  thread:set("tid", next_tid)
+  next_tid = next_tid + 1
+end
+
 return M

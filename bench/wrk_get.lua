@@ -8,11 +8,7 @@ local common = dofile(here .. "wrk_common.lua")
 local prefix = os.getenv("BENCH_GET_PREFIX") or "doc"
 local keys = tonumber(os.getenv("BENCH_KEYS") or "1000")
 
-local next_tid = 0
-function setup(thread)
-  thread:set("tid", next_tid)
-  next_tid = next_tid + 1
-end
+setup = common.setup
 
 function init(args)
   math.randomseed(os.time() * 1000 + tid * 7919)

@@ -6,11 +6,7 @@ local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local common = dofile(here .. "wrk_common.lua")
 local prefix = os.getenv("BENCH_PUT_PREFIX") or "put"
 
-local next_tid = 0
-function setup(thread)
-  thread:set("tid", next_tid)
-  next_tid = next_tid + 1
-end
+setup = common.setup
 
 function init(args)
   n = 0

@@ -23,6 +23,7 @@ from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFai
 from chalicelib.storage.s3 import S3Options, S3Storage
 from tests.conftest import ADMIN_KEY, make_settings, s3_endpoint, s3_storage
 from tests.integration.faultproxy import FaultProxy
+from tests.storage_helpers import cas_increment
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -95,17 +96,7 @@ def test_create_only_race_has_exactly_one_winner(store: S3Storage) -> None:
 def test_compare_and_swap_loses_no_update(store: S3Storage) -> None:
     store.put("c/n", b"0")
 
-    def incr() -> None:
-        for _ in range(8):
-            while True:
-                cur = store.get("c/n")
-                try:
-                    store.put("c/n", str(int(cur.data) + 1).encode(), if_match=cur.etag)
-                    break
-                except PreconditionFailed:
-                    continue
-
-    threads = [threading.Thread(target=incr) for _ in range(6)]
+    threads = [threading.Thread(target=cas_increment, args=(store, "c/n", 8)) for _ in range(6)]
     for t in threads:
         t.start()
     for t in threads:

@@ -12,6 +12,7 @@ import pytest
 from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFailed
 from chalicelib.storage.fs import FileStorage
 from chalicelib.storage.memory import MemoryStorage
+from tests.storage_helpers import cas_increment
 
 
 @pytest.fixture(params=["fs", "memory"])
@@ -194,17 +195,7 @@ def test_cas_increments_are_never_lost_across_threads(tmp_path: Path) -> None:
     fs = FileStorage(tmp_path)
     fs.put("c/n", b"0")
 
-    def incr() -> None:
-        for _ in range(20):
-            while True:
-                cur = fs.get("c/n")
-                try:
-                    fs.put("c/n", str(int(cur.data) + 1).encode(), if_match=cur.etag)
-                    break
-                except PreconditionFailed:
-                    continue
-
-    threads = [threading.Thread(target=incr) for _ in range(8)]
+    threads = [threading.Thread(target=cas_increment, args=(fs, "c/n", 20)) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -217,15 +208,7 @@ def _process_writer(root: str, i: int, n: int) -> None:
     for j in range(n):
         fs.put("files/db/hot", f"{i}:{j}:".encode() + b"x" * 2000)
         fs.put(f"files/db/p{i}-{j}", f"{i}:{j}".encode())
-    # CAS across processes
-    for _ in range(n):
-        while True:
-            cur = fs.get("c/n")
-            try:
-                fs.put("c/n", str(int(cur.data) + 1).encode(), if_match=cur.etag)
-                break
-            except PreconditionFailed:
-                continue
+    cas_increment(fs, "c/n", n)  # compare-and-swap across processes
 
 
 def test_concurrent_process_writers_never_corrupt(tmp_path: Path) -> None:
