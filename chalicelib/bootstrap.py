@@ -28,6 +28,9 @@ from chalicelib.handlers.entity_worker import EntityWorker
 from chalicelib.handlers.meta_worker import MetaWorker
 from chalicelib.invoke.base import ENTITY_WORKER, META_WORKER, Invoker
 from chalicelib.invoke.inprocess import InProcessInvoker
+from chalicelib.invoke.lambda_ import LambdaInvoker
+from chalicelib.invoke.lambda_ import make_client as make_lambda_client
+from chalicelib.invoke.pool import PoolInvoker
 from chalicelib.remote import Workers
 from chalicelib.schemas import SchemaCache
 from chalicelib.storage.base import Storage
@@ -137,14 +140,22 @@ class Runtime:
 
     # -- processing side ---------------------------------------------------------
     def _make_worker(self, storage: Storage, keyring: KeyRing) -> WorkerSide:
-        entities = EntityStore(storage, keyring, cache_entries=self.settings.cache_entries)
-        return WorkerSide(storage, keyring, EntityWorker(entities), MetaWorker(storage))
+        s = self.settings
+        entities = EntityStore(storage, keyring, cache_entries=s.cache_entries)
+        tags = {"mode": "in-process"} if s.role == "all" else {"mode": "worker"}
+        return WorkerSide(storage, keyring, EntityWorker(entities, s.worker_id, tags), MetaWorker(storage))
+
+    @property
+    def handler_names(self) -> list[str]:
+        return [ENTITY_WORKER, META_WORKER]
 
     @property
     def worker(self) -> WorkerSide:
         if self._worker is None:
             with self._lock:
                 if self._worker is None:
+                    if self.settings.role == "main":
+                        raise RuntimeError("the main worker holds no keys and no storage")
                     s = self.settings
                     self._worker = self._make_worker(build_storage(s), build_keyring(s, self.secrets))
         return self._worker
@@ -160,11 +171,23 @@ class Runtime:
         if self._invoker is None:
             with self._lock:
                 if self._invoker is None:
-                    self._invoker = InProcessInvoker(
-                        {name: self._handlers[name] for name in (ENTITY_WORKER, META_WORKER)},
-                        strict=self.strict_invoke,
-                    )
+                    self._invoker = self._build_invoker(self.settings)
         return self._invoker
+
+    def _build_invoker(self, s: Settings) -> Invoker:
+        if s.invoker == "pool":
+            assert s.worker_secret is not None
+            return PoolInvoker(s.worker_urls, s.worker_secret, timeout=s.worker_timeout)
+        if s.invoker == "lambda":
+            local = s.lambda_endpoint is not None  # local workers check our signature
+            client = make_lambda_client(
+                s.lambda_endpoint, s.worker_secret if local else None, timeout=s.worker_timeout, attempts=3
+            )
+            return LambdaInvoker(client)
+        return InProcessInvoker(
+            {name: self._handlers[name] for name in (ENTITY_WORKER, META_WORKER)},
+            strict=self.strict_invoke,
+        )
 
     @property
     def api(self) -> Api:

@@ -64,6 +64,14 @@ class Settings:
     inline: str = "auto"  # run requests on the event loop: all | reads | off | auto (all on FS, off on S3)
     server_workers: int | None = None  # server processes; None: 4 per core inline, 1 per core threaded
     schema_revalidate_seconds: float | None = None  # None: 0 on the filesystem, 2 on S3
+    # Processing handlers: "inprocess" (embedded), "pool" (local workers), "lambda" (boto3 invoke).
+    invoker: str = "inprocess"
+    role: str = "all"  # all | main (routes only: no keys, no storage) | worker (handlers only)
+    worker_urls: tuple[str, ...] = ()
+    worker_secret: str | None = field(default=None, repr=False)  # signs main -> worker calls
+    worker_timeout: float = 10.0
+    worker_id: str | None = None
+    lambda_endpoint: str | None = None
     # Storage backend: "fs", "s3", or "auto" (S3 when an endpoint is set or in Lambda).
     storage: str = "auto"
     s3_endpoint: str | None = None
@@ -86,7 +94,8 @@ class Settings:
         it must not hold up the event loop, so it goes to the thread pool.
         """
         if self.inline == "auto":
-            return "all" if self.backend == "fs" else "off"
+            # Handlers in other processes mean network waits, like S3: keep the loop free.
+            return "all" if self.backend == "fs" and self.invoker == "inprocess" else "off"
         return self.inline
 
     @property
@@ -136,6 +145,13 @@ class Settings:
                 log_level=(get("DELTADB_LOG_LEVEL") or "INFO").upper(),
                 in_lambda=bool(get("AWS_LAMBDA_FUNCTION_NAME")),
                 cache_entries=int(get("DELTADB_CACHE_ENTRIES") or "10000"),
+                invoker=(get("DELTADB_INVOKER") or "inprocess").lower(),
+                role=(get("DELTADB_ROLE") or "all").lower(),
+                worker_urls=tuple(u.strip() for u in (get("DELTADB_WORKER_URLS") or "").split(",") if u.strip()),
+                worker_secret=get("DELTADB_WORKER_SECRET") or None,
+                worker_timeout=float(get("DELTADB_WORKER_TIMEOUT") or "10"),
+                worker_id=get("DELTADB_WORKER_ID") or None,
+                lambda_endpoint=get("DELTADB_LAMBDA_ENDPOINT") or None,
                 http_threads=int(get("DELTADB_THREADS") or "8"),
                 inline=(get("DELTADB_INLINE") or "auto").lower(),
                 server_workers=int(w) if (w := get("DELTADB_WORKERS")) else None,
@@ -176,6 +192,14 @@ class Settings:
             raise ConfigError("S3_ACCESS_KEY and S3_SECRET_KEY go together")
         if self.http_threads < 1:
             raise ConfigError("DELTADB_THREADS must be >= 1")
+        if self.invoker not in ("inprocess", "pool", "lambda"):
+            raise ConfigError("DELTADB_INVOKER must be inprocess, pool or lambda")
+        if self.role not in ("all", "main", "worker"):
+            raise ConfigError("DELTADB_ROLE must be all, main or worker")
+        if self.invoker == "pool" and not self.worker_urls:
+            raise ConfigError("DELTADB_INVOKER=pool needs DELTADB_WORKER_URLS")
+        if (self.invoker == "pool" or self.role == "worker") and len(self.worker_secret or "") < 32:
+            raise ConfigError("DELTADB_WORKER_SECRET (>= 32 characters) is required for worker pools")
         if self.inline not in ("auto", "all", "reads", "off"):
             raise ConfigError("DELTADB_INLINE must be auto, all, reads or off")
         if self.server_workers is not None and self.server_workers < 1:

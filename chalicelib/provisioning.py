@@ -57,7 +57,7 @@ def ensure(settings: Settings) -> Secrets:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     key_file = None
-    if settings.master_key is None:
+    if settings.master_key is None and settings.role != "main":  # the main worker holds no KEK
         key_file = settings.key_file or folder / "keyring.json"
         LocalKeyRing.create_file(key_file)
 

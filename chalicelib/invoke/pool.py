@@ -1,0 +1,130 @@
+"""Pool Invoker: long-lived local worker processes reached through the Lambda Invoke API.
+
+Each worker gets two boto3 Lambda clients built once (keep-alive connections; nothing
+built per call): one for requests, with the configured timeout, and one with a short
+timeout for the heartbeat. A heartbeat thread asks every worker for ``worker.info``
+each second: an answer makes it Available, a failure Unavailable. Requests go round-
+robin over Available workers; a call that fails on the wire (refused, dropped, timed
+out) marks that worker Unavailable and is retried on the next one, so killing a
+worker costs no request that another worker can serve. Retried operations are safe to
+repeat: a PUT writes the same value again, a GET reads again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.auth.apikeys import rfc3339
+from chalicelib.errors import Unavailable, to_result
+from chalicelib.invoke.base import ENTITY_WORKER, Event, Result
+from chalicelib.invoke.lambda_ import InvokeFailed, invoke_with, make_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Worker:
+    url: str
+    client: Any
+    probe: Any
+    status: str = "Unavailable"
+    info: dict[str, Any] = field(default_factory=dict)
+    last_seen: float | None = None
+
+
+class PoolInvoker:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        secret: str,
+        *,
+        timeout: float = 10.0,
+        heartbeat_seconds: float = 1.0,
+        max_parallel: int = 32,
+    ) -> None:
+        if not urls:
+            raise ValueError("the worker pool needs at least one worker URL")
+        self._workers = [
+            _Worker(
+                url,
+                make_client(url, secret, timeout=timeout, attempts=1),
+                make_client(url, secret, timeout=min(timeout, 2.0), attempts=1),
+            )
+            for url in urls
+        ]
+        self._next = itertools.count()
+        self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="deltadb-pool")
+        self._interval = heartbeat_seconds
+        self._stopped = threading.Event()
+        self.probe_all()
+        threading.Thread(target=self._heartbeat, name="deltadb-heartbeat", daemon=True).start()
+
+    # -- health ------------------------------------------------------------------
+    def _probe(self, worker: _Worker) -> None:
+        try:
+            result = invoke_with(worker.probe, ENTITY_WORKER, {"op": "worker.info"})
+        except InvokeFailed:
+            if worker.status == "Available":
+                log.warning("worker %s stopped answering", worker.url)
+            worker.status = "Unavailable"
+            return
+        if "worker" in result:
+            if worker.status != "Available":
+                log.info("worker %s available", worker.url)
+            worker.info = result["worker"]
+            worker.status = "Available"
+            worker.last_seen = time.time()
+
+    def probe_all(self) -> None:
+        list(self._pool.map(self._probe, self._workers))
+
+    def _heartbeat(self) -> None:
+        while not self._stopped.wait(self._interval):
+            self.probe_all()
+
+    def close(self) -> None:
+        self._stopped.set()
+
+    # -- invocation ----------------------------------------------------------------
+    def _order(self) -> list[_Worker]:
+        start = next(self._next)
+        ring = self._workers[start % len(self._workers) :] + self._workers[: start % len(self._workers)]
+        available = [w for w in ring if w.status == "Available"]
+        return available + [w for w in ring if w.status != "Available"]  # the heartbeat may lag
+
+    def invoke(self, function: str, event: Event) -> Result:
+        for worker in self._order():
+            try:
+                return invoke_with(worker.client, function, event)
+            except InvokeFailed as exc:
+                log.warning("worker %s failed (%s); trying another", worker.url, type(exc.__cause__).__name__)
+                worker.status = "Unavailable"
+        return to_result(Unavailable("no processing worker available"))
+
+    def invoke_many(self, function: str, events: Sequence[Event]) -> list[Result]:
+        if len(events) == 1:
+            return [self.invoke(function, events[0])]
+        return list(self._pool.map(lambda e: self.invoke(function, e), events))
+
+    def workers(self) -> list[dict[str, Any]]:
+        out = []
+        for w in self._workers:
+            seen = rfc3339(datetime.fromtimestamp(w.last_seen, UTC)) if w.last_seen else None
+            out.append(
+                {
+                    "worker_id": w.info.get("worker_id", w.url),
+                    "status": w.status,
+                    "key_id": w.info.get("key_id"),
+                    "last_seen": seen,
+                    "tags": {**w.info.get("tags", {}), "addr": w.url},
+                }
+            )
+        return out
