@@ -23,6 +23,28 @@ from chalicelib.storage.s3 import S3Options, S3Storage
 from tests import s3servers
 
 BACKENDS = ["fs", "moto", "localstack"]
+# (backend, how the routes reach the handlers): every backend in-process, and the FS one
+# through Chalice's own Lambda entry point as well.
+MODES = [(b, "inprocess") for b in BACKENDS] + [("fs", "chalice-lambda")]
+
+
+class ChaliceLambdaInvoker:
+    """Invokes the handlers through ``chalice.test.Client.lambda_`` (Chalice's Lambda entry
+    point, with a Lambda context), the way AWS Lambda calls them."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(json.dumps(self._client.lambda_.invoke(function, event).payload))
+        return result
+
+    def invoke_many(self, function: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [self.invoke(function, e) for e in events]
+
+    def workers(self) -> list[dict[str, Any]]:
+        return [self.invoke("entity_worker", {"op": "worker.info"})["worker"]]
+
 
 ADMIN_KEY = "test-admin-key-0123456789"
 
@@ -123,13 +145,20 @@ def s3_storage(endpoint: str) -> S3Storage:
     return storage
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+@pytest.fixture(params=MODES, ids=[f"{b}-{i}" if i != "inprocess" else b for b, i in MODES])
+def mode(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return request.param  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def configure(tmp_path: Path, backend: str, s3_server_pool: dict[str, s3servers.S3Server]) -> Iterator[Any]:
+def backend(mode: tuple[str, str]) -> str:
+    return mode[0]
+
+
+@pytest.fixture
+def configure(
+    tmp_path: Path, backend: str, mode: tuple[str, str], s3_server_pool: dict[str, s3servers.S3Server]
+) -> Iterator[Any]:
     """Reconfigure the app's runtime; returns a function (settings overrides) -> Api.
 
     Calls within one test share the same store, as restarts of one server would.
@@ -143,9 +172,10 @@ def configure(tmp_path: Path, backend: str, s3_server_pool: dict[str, s3servers.
         settings = make_settings(tmp_path, **overrides)
         if not store and backend != "fs":
             store.append(s3_storage(s3_endpoint(s3_server_pool, backend)))
-        app_module.runtime.configure(settings, strict_invoke=True, storage=store[0] if store else None)
-        storage = app_module.runtime.worker.storage
         client = Client(app_module.app)
+        invoker = ChaliceLambdaInvoker(client) if mode[1] == "chalice-lambda" else None
+        app_module.runtime.configure(settings, strict_invoke=True, storage=store[0] if store else None, invoker=invoker)
+        storage = app_module.runtime.worker.storage
         clients.append(client)
         return Api(client, settings.data_dir, storage)
 
