@@ -14,6 +14,7 @@ Granian (Rust I/O, keep-alive, worker processes) serves the ASGI apps in local/.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import secrets
 import signal
@@ -217,6 +218,11 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
+def _die_with_parent() -> None:
+    """In a worker child: get SIGTERM when the supervising process dies, even by kill -9."""
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG (Linux)
+
+
 class _Supervisor:
     """Keeps the processing workers running: a worker that dies is started again."""
 
@@ -230,7 +236,9 @@ class _Supervisor:
     def _start(self, i: int) -> None:
         cmd = [sys.executable, "-m", "local.cli", "worker", "--host", self.host, "--port", str(self.ports[i]),
                "--worker-id", f"worker-{i + 1}"]  # fmt: skip
-        self.procs[i] = subprocess.Popen(cmd, env=self.env, start_new_session=True)  # noqa: S603 (our own CLI)
+        self.procs[i] = subprocess.Popen(  # noqa: S603 (our own CLI)
+            cmd, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+        )
 
     def start(self) -> None:
         for i in range(len(self.ports)):

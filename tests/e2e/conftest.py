@@ -94,7 +94,9 @@ class ServerProcess:
         workers: int = 2,
         extra_args: tuple[str, ...] = (),
         log_dir: Path | None = None,
+        command: str = "serve",
     ) -> None:
+        self.command = command
         self.data_dir = Path(data_dir)
         self.secrets_dir = self.data_dir.parent / f"{self.data_dir.name}-secrets"
         self.admin_key = admin_key
@@ -164,7 +166,7 @@ class ServerProcess:
         self._stderr_path = self.log_dir / f"run{self.starts}-stderr.log"
         cmd = [
             *SERVE_COMMAND,
-            "serve",
+            self.command,
             "--host",
             self.host,
             "--port",

@@ -1,0 +1,120 @@
+"""`deltadb up --workers 2`: the main worker reaches processing workers over the Lambda
+Invoke API; killing a worker under write load loses no acknowledged write."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def pool(tmp_path: Path) -> Iterator[ServerProcess]:
+    srv = ServerProcess(tmp_path / "data", command="up", workers=2)
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.cleanup()
+
+
+def workers(srv: ServerProcess) -> list[dict[str, Any]]:
+    r = srv.admin("GET", "/admin/workers")
+    assert r.status == 200, r
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_the_api_works_through_the_pool(pool: ServerProcess) -> None:
+    body = {f"k{i}": {"i": i, "s": "ü" * i} for i in range(10)}
+    assert pool.put("db", body).status == 200
+    for k, v in body.items():
+        assert pool.get("db", k).json() == v
+    assert pool.admin("PUT", "/schema/db", {"type": "object"}).status == 200
+    assert pool.put("db", {"bad": 5}).status == 400
+    created = pool.admin("POST", "/api/keys", {"name": "ro", "permissions": ["read"]}).json()
+    assert pool.get("db", "k1", credential=created["secret"]).status == 200
+    assert pool.put("db", {"x": {}}, credential=created["secret"]).status == 403
+    assert pool.admin("DELETE", f"/api/keys/{created['id']}").status == 200
+    assert pool.get("db", "k1", credential=created["secret"]).status == 401
+    assert pool.request("DELETE", "/entity/db?key=k1", credential=pool.admin_key).status == 200
+    assert pool.get("db", "k1").status == 404
+
+
+def test_admin_workers_lists_each_worker(pool: ServerProcess) -> None:
+    listed = workers(pool)
+    assert sorted(w["worker_id"] for w in listed) == ["worker-1", "worker-2"]
+    for w in listed:
+        assert set(w) == {"worker_id", "status", "key_id", "last_seen", "tags"}
+        assert w["status"] == "Available" and w["key_id"].startswith("local-")
+        assert w["tags"]["addr"].startswith("http://127.0.0.1:")
+
+
+def test_workers_refuse_unsigned_invocations(pool: ServerProcess) -> None:
+    addr = workers(pool)[0]["tags"]["addr"]
+    event = json.dumps({"op": "entity.put", "db": "db", "key": "forged", "value": "1"}).encode()
+    req = urllib.request.Request(f"{addr}/2015-03-31/functions/entity_worker/invocations", data=event, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=5)
+    assert err.value.code == 403
+    assert pool.get("db", "forged").status == 404
+
+
+def _pid_on_port(port: int) -> int:
+    out = subprocess.run(["pgrep", "-f", f"worker --host 127.0.0.1 --port {port} "], capture_output=True, text=True)
+    return int(out.stdout.split()[0])
+
+
+def test_killing_a_worker_under_load_loses_no_acknowledged_write(pool: ServerProcess) -> None:
+    import os
+    import signal
+
+    acked: dict[str, int] = {}
+    failures: list[int] = []
+    stop = threading.Event()
+
+    def writer(n: int) -> None:
+        i = 0
+        while not stop.is_set():
+            key = f"w{n}-{i}"
+            r = pool.put("load", {key: {"v": i}})
+            if r.status == 200:
+                acked[key] = i
+            else:
+                failures.append(r.status)
+            i += 1
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    victim = next(w for w in workers(pool) if w["worker_id"] == "worker-1")
+    port = int(victim["tags"]["addr"].rsplit(":", 1)[1])
+    os.killpg(_pid_on_port(port), signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while next(w for w in workers(pool) if w["worker_id"] == "worker-1")["status"] != "Unavailable":
+        assert time.monotonic() < deadline, "the dead worker stayed Available"
+        time.sleep(0.2)
+    deadline = time.monotonic() + 20
+    while next(w for w in workers(pool) if w["worker_id"] == "worker-1")["status"] != "Available":
+        assert time.monotonic() < deadline, "the restarted worker did not rejoin"
+        time.sleep(0.2)
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(acked) > 50
+    assert len(failures) <= len(acked) // 20, failures  # fail-over keeps nearly every request served
+    for key, version in acked.items():
+        r = pool.get("load", key)
+        assert r.status == 200 and r.json() == {"v": version}, (key, r)
