@@ -135,6 +135,9 @@ def api_key(key_id: str) -> Response:
 def entity(db: str) -> Response:
     api, method = runtime.api, request().method
     if method == "PUT":
+        if "respond-async" in (request().headers.get("prefer") or "").lower():
+            started = api.put_entities_async(_auth(), db, request().raw_body)
+            return json_response(started, 202, {"Location": f"/operations/{started['operation_id']}"})
         etags = api.put_entities(_auth(), db, request().raw_body, _conditions())
         return json_response({"status": "ok"}, headers={"ETag": etags[0]} if len(etags) == 1 else None)
     if method == "DELETE":
@@ -143,6 +146,11 @@ def entity(db: str) -> Response:
     if result.get("not_modified"):
         return Response(body="", status_code=304, headers={"ETag": result["etag"]})
     return Response(body=result["value"], status_code=200, headers={**JSON_HEADERS, "ETag": result["etag"]})
+
+
+@route("/operations/{op_id}", ["GET"])
+def operation(op_id: str) -> Response:
+    return json_response(runtime.api.operation(_auth(), op_id))
 
 
 # -- schemas ---------------------------------------------------------------------

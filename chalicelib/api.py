@@ -6,6 +6,7 @@ only moves data between Chalice's request/response objects and these methods.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -107,9 +108,26 @@ class Api:
         return OK
 
     # -- entities ----------------------------------------------------------------
+    def put_entities_async(self, authorization: str | None, raw_db: str, raw: bytes | str | None) -> dict[str, str]:
+        """``Prefer: respond-async``: persist the operation, start it, answer at once."""
+        db, values = self._validated_put(authorization, raw_db, raw, Conditions())
+        op_id = secrets.token_hex(16)
+        self.workers.start_operation(op_id, db, values)
+        return {"status": "pending", "operation_id": op_id}
+
+    def operation(self, authorization: str | None, raw_id: str) -> dict[str, Any]:
+        self.principal(authorization, WRITE)
+        return self.workers.operation(names.from_path(raw_id, "operation id"))
+
     def put_entities(
         self, authorization: str | None, raw_db: str, raw: bytes | str | None, cond: Conditions
     ) -> list[str]:
+        db, values = self._validated_put(authorization, raw_db, raw, cond)
+        return self.workers.put_entities(db, values, if_match=cond.if_match, if_none_match=cond.if_none_match == "*")
+
+    def _validated_put(
+        self, authorization: str | None, raw_db: str, raw: bytes | str | None, cond: Conditions
+    ) -> tuple[str, list[tuple[str, str]]]:
         self.principal(authorization, WRITE)
         db = names.from_path(raw_db, "database name")
         body = self.body(raw)
@@ -122,8 +140,7 @@ class Api:
         if cond.if_none_match not in (None, "*"):
             raise BadRequest("only 'If-None-Match: *' is supported on PUT")
         self.schemas.validate(db, body.items())
-        values = [(key, jsonbody.dumps(value)) for key, value in body.items()]
-        return self.workers.put_entities(db, values, if_match=cond.if_match, if_none_match=cond.if_none_match == "*")
+        return db, [(key, jsonbody.dumps(value)) for key, value in body.items()]
 
     def get_entity(self, authorization: str | None, raw_db: str, key: str | None, cond: Conditions) -> dict[str, Any]:
         self.principal(authorization, READ)

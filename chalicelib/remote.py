@@ -33,6 +33,18 @@ class Workers:
         results = self.invoker.invoke_many(ENTITY_WORKER, events)
         return [_ok(r)["etag"] for r in results]
 
+    def start_operation(self, op_id: str, db: str, values: Sequence[tuple[str, str]]) -> None:
+        """Persist an asynchronous PUT (sealed), then hand each entity to an Event invocation."""
+        event = {"op": "operation.create", "id": op_id, "db": db, "values": [list(v) for v in values]}
+        _ok(self.invoker.invoke(ENTITY_WORKER, event))
+        for key, value in values:
+            self.invoker.invoke_async(
+                ENTITY_WORKER, {"op": "entity.put", "db": db, "key": key, "value": value, "operation": op_id}
+            )
+
+    def operation(self, op_id: str) -> Result:
+        return _ok(self.invoker.invoke(ENTITY_WORKER, {"op": "operation.get", "id": op_id}))
+
     def get_entity(self, db: str, key: str, if_none_match: str | None = None) -> Result:
         event: dict[str, Any] = {"op": "entity.get", "db": db, "key": key}
         if if_none_match:

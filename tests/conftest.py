@@ -42,6 +42,9 @@ class ChaliceLambdaInvoker:
     def invoke_many(self, function: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [self.invoke(function, e) for e in events]
 
+    def invoke_async(self, function: str, event: dict[str, Any]) -> None:
+        self.invoke(function, event)
+
     def workers(self) -> list[dict[str, Any]]:
         return [self.invoke("entity_worker", {"op": "worker.info"})["worker"]]
 

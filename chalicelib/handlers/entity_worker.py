@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib import names
 from chalicelib.auth.apikeys import rfc3339
 from chalicelib.entities import EntityStore
 from chalicelib.handlers import Op, dispatch
+from chalicelib.operations import Operations
 from chalicelib.storage.base import NotModified
+
+log = logging.getLogger(__name__)
 
 
 class EntityWorker:
-    def __init__(self, entities: EntityStore, worker_id: str | None = None, tags: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        entities: EntityStore,
+        worker_id: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
         self.entities = entities
+        self.operations = Operations(entities.storage, entities)
         self.worker_id = worker_id or f"inprocess-{socket.gethostname()}-{os.getpid()}"
         self.tags = tags or {"mode": "in-process"}
         self._ops: dict[str, Op] = {
@@ -23,10 +34,26 @@ class EntityWorker:
             "entity.get": self._get,
             "entity.delete": self._delete,
             "worker.info": self._info,
+            "operation.create": self._op_create,
+            "operation.get": self._op_get,
         }
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
-        return dispatch(self._ops, event)
+        result = dispatch(self._ops, event)
+        op_id = event.get("operation")
+        if op_id and event.get("op") == "entity.put":
+            try:  # the outcome of one entity of an asynchronous operation
+                self.operations.record(str(op_id), str(event["key"]), result.get("error"))
+            except Exception:  # the reader of the operation completes it later
+                log.exception("could not record the outcome of operation %s", op_id)
+        return result
+
+    def _op_create(self, e: dict[str, Any]) -> dict[str, Any]:
+        self.operations.create(names.validate(e["id"], "operation id"), e["db"], e["values"])
+        return {}
+
+    def _op_get(self, e: dict[str, Any]) -> dict[str, Any]:
+        return self.operations.status(e["id"])
 
     def _put(self, e: dict[str, Any]) -> dict[str, Any]:
         etag = self.entities.put(

@@ -25,5 +25,8 @@ class Invoker(Protocol):
     def invoke_many(self, function: str, events: Sequence[Event]) -> list[Result]:
         """Run several independent events concurrently; results in input order."""
 
+    def invoke_async(self, function: str, event: Event) -> None:
+        """Start a handler and return at once (Lambda ``Event`` invocation); no result."""
+
     def workers(self) -> list[dict[str, Any]]:
         """What ``GET /admin/workers`` reports about the processing side."""

@@ -46,6 +46,9 @@ class InProcessInvoker:
             return [self.invoke(function, events[0])]
         return list(self._pool.map(lambda e: self.invoke(function, e), events))
 
+    def invoke_async(self, function: str, event: Event) -> None:
+        self._pool.submit(self.invoke, function, event)
+
     def workers(self) -> list[dict[str, Any]]:
         from chalicelib.invoke.base import ENTITY_WORKER
 

@@ -88,5 +88,11 @@ class LambdaInvoker:
             return [self.invoke(function, events[0])]
         return list(self._pool.map(lambda e: self.invoke(function, e), events))
 
+    def invoke_async(self, function: str, event: Event) -> None:
+        try:
+            invoke_with(self._client, self._names.get(function, function), event, asynchronous=True)
+        except InvokeFailed as exc:  # the operation stays pending and is completed when read
+            log.error("asynchronous invocation of %s failed: %s", function, exc)
+
     def workers(self) -> list[dict[str, Any]]:
         return []  # Lambda scales its own workers; none are long-lived

@@ -109,6 +109,15 @@ class PoolInvoker:
                 worker.status = "Unavailable"
         return to_result(Unavailable("no processing worker available"))
 
+    def invoke_async(self, function: str, event: Event) -> None:
+        for worker in self._order():
+            try:
+                invoke_with(worker.client, function, event, asynchronous=True)
+                return
+            except InvokeFailed:
+                worker.status = "Unavailable"
+        log.error("no worker took an asynchronous %s; the operation completes when read", function)
+
     def invoke_many(self, function: str, events: Sequence[Event]) -> list[Result]:
         if len(events) == 1:
             return [self.invoke(function, events[0])]

@@ -118,3 +118,20 @@ def test_killing_a_worker_under_load_loses_no_acknowledged_write(pool: ServerPro
     for key, version in acked.items():
         r = pool.get("load", key)
         assert r.status == 200 and r.json() == {"v": version}, (key, r)
+
+
+def test_respond_async_through_the_pool(pool: ServerProcess) -> None:
+    body = {f"a{i}": {"i": i} for i in range(20)}
+    r = pool.request("PUT", "/entity/async", body, credential=pool.admin_key, headers={"Prefer": "respond-async"})
+    assert r.status == 202, r
+    op_id = r.json()["operation_id"]
+    deadline = time.monotonic() + 15
+    while True:
+        status = pool.admin("GET", f"/operations/{op_id}").json()
+        if status["status"] != "pending":
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(0.1)
+    assert status["status"] == "done", status
+    for k, v in body.items():
+        assert pool.get("async", k).json() == v
