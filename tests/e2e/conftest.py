@@ -95,8 +95,10 @@ class ServerProcess:
         extra_args: tuple[str, ...] = (),
         log_dir: Path | None = None,
         command: str = "serve",
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.command = command
+        self.extra_env = dict(extra_env or {})
         self.data_dir = Path(data_dir)
         self.secrets_dir = self.data_dir.parent / f"{self.data_dir.name}-secrets"
         self.admin_key = admin_key
@@ -139,6 +141,7 @@ class ServerProcess:
         if self.admin_key is not None:
             env["DELTADB_ADMIN_KEY"] = self.admin_key
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.extra_env)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
         return env
 

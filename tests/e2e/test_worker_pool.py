@@ -135,3 +135,69 @@ def test_respond_async_through_the_pool(pool: ServerProcess) -> None:
     assert status["status"] == "done", status
     for k, v in body.items():
         assert pool.get("async", k).json() == v
+
+
+def test_a_hung_worker_does_not_hang_the_api(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    srv = ServerProcess(tmp_path / "data", command="up", workers=2, extra_env={"DELTADB_WORKER_TIMEOUT": "1"})
+    try:
+        srv.start()
+        assert srv.put("db", {"warm": 1}).status == 200
+        victim = workers(srv)[0]
+        pid = _pid_on_port(int(victim["tags"]["addr"].rsplit(":", 1)[1]))
+        os.killpg(pid, signal.SIGSTOP)  # alive but answering nothing
+        try:
+            for i in range(6):  # some of these are sent to the hung worker first
+                start = time.monotonic()
+                r = srv.put("db", {f"k{i}": i})
+                assert r.status == 200, r
+                assert time.monotonic() - start < 4.0  # the 1 s timeout, then another worker
+            statuses = {w["worker_id"]: w["status"] for w in workers(srv)}
+            assert statuses[victim["worker_id"]] == "Unavailable"
+        finally:
+            os.killpg(pid, signal.SIGCONT)
+        deadline = time.monotonic() + 10
+        while {w["status"] for w in workers(srv)} != {"Available"}:
+            assert time.monotonic() < deadline, "the resumed worker did not rejoin"
+            time.sleep(0.2)
+    finally:
+        srv.cleanup()
+
+
+def test_lambda_invoker_against_a_local_worker(tmp_path: Path) -> None:
+    """DELTADB_INVOKER=lambda: the plain boto3 Lambda invoker, pointed at a worker process."""
+    import os
+    import secrets as _secrets
+    import signal
+
+    from tests.e2e.conftest import SERVE_COMMAND, free_port
+
+    port = free_port()
+    shared = {"DELTADB_WORKER_SECRET": _secrets.token_urlsafe(32), "DELTADB_SECRETS_DIR": str(tmp_path / "secrets")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DELTADB_")} | shared
+    worker = subprocess.Popen(
+        [*SERVE_COMMAND, "worker", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp_path / "data")],
+        env=env,
+        start_new_session=True,
+    )
+    main = ServerProcess(
+        tmp_path / "data",
+        extra_env={
+            **shared,
+            "DELTADB_ROLE": "main",
+            "DELTADB_INVOKER": "lambda",
+            "DELTADB_LAMBDA_ENDPOINT": f"http://127.0.0.1:{port}",
+        },
+    )
+    try:
+        main.start()
+        assert main.put("db", {"k": {"v": 1}, "j": 2}).status == 200
+        assert main.get("db", "k").json() == {"v": 1}
+        assert main.admin("PUT", "/schema/db", {"type": "object"}).status == 200
+        assert main.put("db", {"bad": 1}).status == 400
+    finally:
+        main.cleanup()
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(10)

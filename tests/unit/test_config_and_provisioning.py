@@ -83,3 +83,32 @@ def test_lambda_requires_complete_configuration() -> None:
         provisioning.ensure(Settings(in_lambda=True, admin_key="x" * 20))
     sec = provisioning.ensure(Settings(in_lambda=True, admin_key="x" * 20, session_secret=b"s" * 32))
     assert sec.admin_sha256 == sha256_hex("x" * 20)
+
+
+def test_main_role_holds_no_keys_and_no_storage(tmp_path: Path) -> None:
+    from chalicelib.bootstrap import Runtime
+
+    s = Settings(
+        data_dir=tmp_path / "data",
+        admin_key="admin-key-0123456789",
+        role="main",
+        invoker="pool",
+        worker_urls=("http://127.0.0.1:1",),
+        worker_secret="w" * 40,
+    )
+    sec = provisioning.ensure(s)
+    assert sec.key_file is None
+    assert not (tmp_path / "data-secrets" / "keyring.json").exists()
+    runtime = Runtime({})
+    runtime.configure(s)
+    with pytest.raises(RuntimeError):
+        _ = runtime.worker
+
+
+def test_worker_pools_need_a_strong_secret() -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env(
+            {"DELTADB_INVOKER": "pool", "DELTADB_WORKER_URLS": "http://x:1", "DELTADB_WORKER_SECRET": "short"}
+        )
+    with pytest.raises(ConfigError):
+        Settings.from_env({"DELTADB_INVOKER": "pool"})
