@@ -13,7 +13,7 @@ LS_VENV := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed
 TEST_DEPS := $(STAMP) $(if $(LS_PY),$(LS_STAMP))
 
-.PHONY: serve test lint unit e2e bench bench-s3 localstack clean
+.PHONY: serve test lint unit e2e bench bench-s3 bench-pool localstack clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -52,6 +52,9 @@ bench: $(STAMP)
 
 bench-s3: $(STAMP)
 	$(BIN)/python bench/s3_bench.py $(ARGS)
+
+bench-pool: $(STAMP)
+	$(BIN)/python bench/pool_bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(LS_VENV) .pytest_cache .mypy_cache .ruff_cache
