@@ -1,13 +1,14 @@
 """Pool Invoker: long-lived local worker processes reached through the Lambda Invoke API.
 
-Each worker gets two boto3 Lambda clients built once (keep-alive connections; nothing
-built per call): one for requests, with the configured timeout, and one with a short
-timeout for the heartbeat. A heartbeat thread asks every worker for ``worker.info``
-each second: an answer makes it Available, a failure Unavailable. Requests go round-
-robin over Available workers; a call that fails on the wire (refused, dropped, timed
-out) marks that worker Unavailable and is retried on the next one, so killing a
-worker costs no request that another worker can serve. Retried operations are safe to
-repeat: a PUT writes the same value again, a GET reads again.
+Each worker gets two Invoke API clients built once (chalicelib.invoke.invoke_client:
+keep-alive connections, SigV4-signed; nothing built per call): one for requests, with
+the configured timeout, and one with a short timeout for the heartbeat. A heartbeat
+thread asks every worker for ``worker.info`` each second: an answer makes it
+Available, a failure Unavailable. Requests go round-robin over Available workers; a
+call that fails on the wire (refused, dropped, timed out) marks that worker
+Unavailable and is retried on the next one, so killing a worker costs no request that
+another worker can serve. Retried operations are safe to repeat: a PUT writes the same
+value again, a GET reads again.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 from chalicelib.auth.apikeys import rfc3339
 from chalicelib.errors import Unavailable, to_result
 from chalicelib.invoke.base import ENTITY_WORKER, Event, Result
-from chalicelib.invoke.lambda_ import InvokeFailed, invoke_with, make_client
+from chalicelib.invoke.invoke_client import InvokeClient
+from chalicelib.invoke.lambda_ import InvokeFailed
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class _Worker:
     url: str
-    client: Any
-    probe: Any
+    client: InvokeClient
+    probe: InvokeClient
     status: str = "Unavailable"
     info: dict[str, Any] = field(default_factory=dict)
     last_seen: float | None = None
@@ -53,11 +55,7 @@ class PoolInvoker:
         if not urls:
             raise ValueError("the worker pool needs at least one worker URL")
         self._workers = [
-            _Worker(
-                url,
-                make_client(url, secret, timeout=timeout, attempts=1),
-                make_client(url, secret, timeout=min(timeout, 2.0), attempts=1),
-            )
+            _Worker(url, InvokeClient(url, secret, timeout), InvokeClient(url, secret, min(timeout, 2.0)))
             for url in urls
         ]
         self._next = itertools.count()
@@ -70,7 +68,7 @@ class PoolInvoker:
     # -- health ------------------------------------------------------------------
     def _probe(self, worker: _Worker) -> None:
         try:
-            result = invoke_with(worker.probe, ENTITY_WORKER, {"op": "worker.info"})
+            result = worker.probe.invoke(ENTITY_WORKER, {"op": "worker.info"})
         except InvokeFailed:
             if worker.status == "Available":
                 log.warning("worker %s stopped answering", worker.url)
@@ -103,7 +101,7 @@ class PoolInvoker:
     def invoke(self, function: str, event: Event) -> Result:
         for worker in self._order():
             try:
-                return invoke_with(worker.client, function, event)
+                return worker.client.invoke(function, event)
             except InvokeFailed as exc:
                 log.warning("worker %s failed (%s); trying another", worker.url, type(exc.__cause__).__name__)
                 worker.status = "Unavailable"
@@ -112,7 +110,7 @@ class PoolInvoker:
     def invoke_async(self, function: str, event: Event) -> None:
         for worker in self._order():
             try:
-                invoke_with(worker.client, function, event, asynchronous=True)
+                worker.client.invoke(function, event, asynchronous=True)
                 return
             except InvokeFailed:
                 worker.status = "Unavailable"
