@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from chalicelib.storage.base import PreconditionFailed, Storage
 
 
@@ -15,3 +17,14 @@ def cas_increment(storage: Storage, key: str, times: int) -> None:
                 break
             except PreconditionFailed:
                 continue
+
+
+def cas_race(storage: Storage, key: str, threads: int, times: int) -> bytes:
+    """``threads`` racing incrementers from 0; returns the final value (threads x times if none is lost)."""
+    storage.put(key, b"0")
+    racers = [threading.Thread(target=cas_increment, args=(storage, key, times)) for _ in range(threads)]
+    for t in racers:
+        t.start()
+    for t in racers:
+        t.join()
+    return storage.get(key).data

@@ -23,7 +23,7 @@ from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFai
 from chalicelib.storage.s3 import S3Options, S3Storage
 from tests.conftest import ADMIN_KEY, make_settings, s3_endpoint, s3_storage
 from tests.integration.faultproxy import FaultProxy
-from tests.storage_helpers import cas_increment
+from tests.storage_helpers import cas_race
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -94,14 +94,7 @@ def test_create_only_race_has_exactly_one_winner(store: S3Storage) -> None:
 
 
 def test_compare_and_swap_loses_no_update(store: S3Storage) -> None:
-    store.put("c/n", b"0")
-
-    threads = [threading.Thread(target=cas_increment, args=(store, "c/n", 8)) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert store.get("c/n").data == b"48"
+    assert cas_race(store, "c/n", threads=6, times=8) == b"48"
 
 
 # -- S3 requests per API operation ---------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFailed
 from chalicelib.storage.fs import FileStorage
 from chalicelib.storage.memory import MemoryStorage
-from tests.storage_helpers import cas_increment
+from tests.storage_helpers import cas_increment, cas_race
 
 
 @pytest.fixture(params=["fs", "memory"])
@@ -192,15 +192,7 @@ def test_concurrent_thread_writers_never_corrupt(tmp_path: Path) -> None:
 
 
 def test_cas_increments_are_never_lost_across_threads(tmp_path: Path) -> None:
-    fs = FileStorage(tmp_path)
-    fs.put("c/n", b"0")
-
-    threads = [threading.Thread(target=cas_increment, args=(fs, "c/n", 20)) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert fs.get("c/n").data == b"160"
+    assert cas_race(FileStorage(tmp_path), "c/n", threads=8, times=20) == b"160"
 
 
 def _process_writer(root: str, i: int, n: int) -> None:
