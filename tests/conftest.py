@@ -17,6 +17,7 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
+from chalicelib import provisioning
 from chalicelib.config import Settings
 from chalicelib.storage.base import Storage
 from chalicelib.storage.s3 import S3Options, S3Storage
@@ -25,7 +26,7 @@ from tests import s3servers
 BACKENDS = ["fs", "moto", "localstack"]
 # (backend, how the routes reach the handlers): every backend in-process, and the FS one
 # through Chalice's own Lambda entry point as well.
-MODES = [(b, "inprocess") for b in BACKENDS] + [("fs", "chalice-lambda")]
+MODES = [(b, "inprocess") for b in BACKENDS] + [("fs", "chalice-lambda"), ("fs", "pool")]
 
 
 class ChaliceLambdaInvoker:
@@ -125,6 +126,66 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
     return Settings(**base)
 
 
+class WorkerPool:
+    """Real `deltadb worker` processes on the test's data and secrets folders."""
+
+    def __init__(self, tmp: Path, count: int) -> None:
+        import os
+        import secrets
+        import subprocess
+        import sys
+        import time
+
+        self.secret = secrets.token_urlsafe(32)
+        ports = [s3servers.free_port() for _ in range(count)]
+        self.urls = tuple(f"http://127.0.0.1:{p}" for p in ports)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DELTADB_")}
+        env |= {"DELTADB_WORKER_SECRET": self.secret, "DELTADB_LOG_LEVEL": "WARNING"}
+        self.procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "local.cli",
+                    "worker",
+                    "--port",
+                    str(port),
+                    "--worker-id",
+                    f"w{i}",
+                    "--data-dir",
+                    str(tmp / "data"),
+                    "--secrets-dir",
+                    str(tmp / "secrets"),
+                ],
+                env=env,
+                cwd=str(s3servers.ROOT),
+                start_new_session=True,
+            )
+            for i, port in enumerate(ports)
+        ]
+        deadline = time.monotonic() + 30
+        for port in ports:
+            while not _listening(port):
+                assert time.monotonic() < deadline, "worker processes did not start"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        import os
+        import signal
+
+        for proc in self.procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            proc.wait(15)
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 @pytest.fixture(scope="session")
 def s3_server_pool() -> Iterator[dict[str, s3servers.S3Server]]:
     """S3 servers started on first use, stopped at the end of the session."""
@@ -168,10 +229,16 @@ def configure(
     """
     clients: list[Client] = []
     store: list[Storage] = []
+    pool: list[WorkerPool] = []
 
     def _configure(**overrides: Any) -> Api:
         if backend != "fs":
             overrides.setdefault("storage", "s3")
+        if mode[1] == "pool":
+            if not pool:
+                provisioning.ensure(make_settings(tmp_path))  # keyring first, shared with the workers
+                pool.append(WorkerPool(tmp_path, 2))
+            overrides |= {"invoker": "pool", "worker_urls": pool[0].urls, "worker_secret": pool[0].secret}
         settings = make_settings(tmp_path, **overrides)
         if not store and backend != "fs":
             store.append(s3_storage(s3_endpoint(s3_server_pool, backend)))
@@ -185,6 +252,11 @@ def configure(
     yield _configure
     for c in clients:
         c.__exit__(None, None, None)
+    close = getattr(app_module.runtime.invoker, "close", None)
+    if close is not None:
+        close()
+    for p in pool:
+        p.stop()
 
 
 @pytest.fixture
