@@ -38,10 +38,6 @@ class NotFound(DeltaError):
     code, status = "not_found", 404
 
 
-class MethodNotAllowed(DeltaError):
-    code, status = "method_not_allowed", 405
-
-
 class PreconditionFailed(DeltaError):
     code, status = "precondition_failed", 412
 
@@ -70,7 +66,6 @@ _BY_CODE: dict[str, type[DeltaError]] = {
         Unauthorized,
         Forbidden,
         NotFound,
-        MethodNotAllowed,
         PreconditionFailed,
         PayloadTooLarge,
         IntegrityError,

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from chalicelib.storage.base import PreconditionFailed, Storage
+
+
+def run_together(target: Callable[..., Any], args: Iterable[tuple[Any, ...]]) -> None:
+    """Start one thread per argument tuple, all at once, and wait for every one."""
+    threads = [threading.Thread(target=target, args=a) for a in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def cas_increment(storage: Storage, key: str, times: int) -> None:
@@ -22,9 +33,5 @@ def cas_increment(storage: Storage, key: str, times: int) -> None:
 def cas_race(storage: Storage, key: str, threads: int, times: int) -> bytes:
     """``threads`` racing incrementers from 0; returns the final value (threads x times if none is lost)."""
     storage.put(key, b"0")
-    racers = [threading.Thread(target=cas_increment, args=(storage, key, times)) for _ in range(threads)]
-    for t in racers:
-        t.start()
-    for t in racers:
-        t.join()
+    run_together(cas_increment, [(storage, key, times)] * threads)
     return storage.get(key).data

@@ -7,7 +7,6 @@ injected on the wire by a TCP proxy (503 SlowDown, 500, dropped connections, 409
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFai
 from chalicelib.storage.s3 import S3Options, S3Storage
 from tests.conftest import ADMIN_KEY, make_settings, s3_endpoint, s3_storage
 from tests.integration.faultproxy import FaultProxy
-from tests.storage_helpers import cas_race
+from tests.storage_helpers import cas_race, run_together
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -84,11 +83,7 @@ def test_create_only_race_has_exactly_one_winner(store: S3Storage) -> None:
         except PreconditionFailed:
             losses.append(i)
 
-    threads = [threading.Thread(target=racer, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(racer, [(i,) for i in range(16)])
     assert len(wins) == 1 and len(losses) == 15
     assert store.get("files/db/race").data == str(wins[0]).encode()
 

@@ -12,7 +12,7 @@ import pytest
 from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFailed
 from chalicelib.storage.fs import FileStorage
 from chalicelib.storage.memory import MemoryStorage
-from tests.storage_helpers import cas_increment, cas_race
+from tests.storage_helpers import cas_increment, cas_race, run_together
 
 
 @pytest.fixture(params=["fs", "memory"])
@@ -131,11 +131,7 @@ def test_group_commit_under_concurrency(tmp_path: Path, monkeypatch: pytest.Monk
         fs.put(f"files/db/k{i}", b"v" * 100)
         returned_at[i] = time.monotonic()
 
-    threads = [threading.Thread(target=put, args=(i,)) for i in range(32)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(put, [(i,) for i in range(32)])
     assert len(sync_starts) <= 4  # 32 writers, a handful of folder fsyncs
     for i in range(32):  # each put returned after a folder fsync that began after its rename had finished
         assert any(renamed_at[i] <= start <= returned_at[i] - 0.05 for start in sync_starts), i
@@ -181,11 +177,7 @@ def test_concurrent_thread_writers_never_corrupt(tmp_path: Path) -> None:
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(writer, [(i,) for i in range(16)])
     assert errors == []
     assert fs.get("files/db/hot").data in values.values()
     assert temp_files(tmp_path) == []
