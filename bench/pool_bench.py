@@ -30,6 +30,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.latency_proxy import LatencyProxy  # noqa: E402
 from tests.s3servers import start_moto  # noqa: E402
 
 
@@ -63,10 +64,10 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(20)
 
 
-def drive(url: str, key: str, duration: float) -> dict[str, tuple[float, float]]:
+def drive(url: str, key: str, duration: float, connections: int) -> dict[str, tuple[float, float]]:
     out = subprocess.run(
         [sys.executable, str(REPO / "bench" / "http_bench.py"), "--url", url, "--admin-key", key, "--no-save",
-         "--duration", str(duration), "--entities", "300"],
+         "--duration", str(duration), "--entities", "300", "--connections", str(connections)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     rows: dict[str, tuple[float, float]] = {}
@@ -117,39 +118,52 @@ def hop_overhead(n: int) -> dict[str, float]:
         worker.wait(10)
 
 
+def s3_flags(endpoint: str) -> tuple[list[str], dict[str, str]]:
+    bucket = f"pool-{secrets.token_hex(4)}"
+    return (["--s3-endpoint", endpoint, "--s3-bucket", bucket, "--s3-create-bucket"],
+            {"S3_ACCESS_KEY": "test", "S3_SECRET_KEY": "test"})  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--duration", type=float, default=6.0, help="seconds per wrk phase (default 6)")
     p.add_argument("--hops", type=int, default=2000, help="invocations for the hop measurement (default 2000)")
+    p.add_argument("--latency-ms", type=float, default=40.0,
+                   help="delay added to each S3 request in the I/O-bound setup (default 40)")  # fmt: skip
+    p.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    p.add_argument("--only", choices=["fs", "s3", "s3-latency"], action="append", help="run only these setups")
     args = p.parse_args(argv)
     results: dict[str, Any] = {}
     moto = start_moto()
+    proxy = LatencyProxy(int(moto.endpoint.rsplit(":", 1)[1]), args.latency_ms / 1000)
+    slow = f"s3 +{args.latency_ms:g}ms"
+    backends = {"fs": ("fs", lambda: ([], {})), "s3": ("s3 (moto)", lambda: s3_flags(moto.endpoint)),
+                "s3-latency": (slow, lambda: s3_flags(proxy.endpoint))}  # fmt: skip
+    chosen = [b for b in backends if not args.only or b in args.only]
     try:
-        backends = {
-            "fs": ([], {}),
-            "s3 (moto)": (
-                ["--s3-endpoint", moto.endpoint, "--s3-bucket", f"pool-{secrets.token_hex(4)}", "--s3-create-bucket"],
-                {"S3_ACCESS_KEY": "test", "S3_SECRET_KEY": "test"},
-            ),
-        }
-        for backend, (extra, env_extra) in backends.items():
+        for b in chosen:
+            label, flags = backends[b]
             for workers in (1, 2):
+                extra, env_extra = flags()
                 proc, url, key = start_up(workers, extra, env_extra)
                 try:
-                    results[f"{backend} / {workers} worker(s)"] = drive(url, key, args.duration)
+                    results[f"{label} / {workers} worker(s)"] = drive(url, key, args.duration, args.connections)
                 finally:
                     stop(proc)
     finally:
+        proxy.close()
         moto.stop()
     hops = hop_overhead(args.hops)
-    print(f"cpus={os.cpu_count()} python={sys.version.split()[0]}; wrk 16 connections, 1 KiB docs, admin key")
+    print(f"cpus={os.cpu_count()} python={sys.version.split()[0]}; wrk {args.connections} connections, "
+          f"1 KiB docs, admin key; '{slow}': moto behind a relay adding {args.latency_ms:g} ms a request")  # fmt: skip
     print(f"\n{'setup':26} {'PUT req/s':>10} {'PUT p99':>8} {'GET req/s':>10} {'GET p99':>8}")
     for name, rows in results.items():
         (pr, pp), (gr, gp) = rows["put"], rows["get"]
         print(f"{name:26} {pr:>10,.0f} {pp:>7.1f}ms {gr:>10,.0f} {gp:>7.1f}ms")
-    for backend in ("fs", "s3 (moto)"):
-        one, two = results[f"{backend} / 1 worker(s)"], results[f"{backend} / 2 worker(s)"]
-        print(f"{backend}: 2 workers / 1 worker = PUT {two['put'][0] / one['put'][0]:.2f}x, "
+    for b in chosen:
+        label = backends[b][0]
+        one, two = results[f"{label} / 1 worker(s)"], results[f"{label} / 2 worker(s)"]
+        print(f"{label}: 2 workers / 1 worker = PUT {two['put'][0] / one['put'][0]:.2f}x, "
               f"GET {two['get'][0] / one['get'][0]:.2f}x")  # fmt: skip
     print("\none invocation of worker.info, mean:")
     for name, us in hops.items():
@@ -157,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  hop overhead           {hops['pool (HTTP, signed)'] - hops['in-process']:8.0f} µs")
     out = REPO / "bench" / "results" / f"pool-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"results": results, "hops_us": hops}, indent=2))
+    out.write_text(json.dumps({"results": results, "hops_us": hops, "latency_ms": args.latency_ms,
+                               "connections": args.connections}, indent=2))  # fmt: skip
     return 0
 
 

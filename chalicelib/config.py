@@ -60,7 +60,7 @@ class Settings:
     log_level: str = "INFO"
     in_lambda: bool = False
     cache_entries: int = 10_000
-    http_threads: int = 8  # request threads per server process (when requests are not inline)
+    threads: int | None = None  # request threads per process; None: see http_threads
     inline: str = "auto"  # run requests on the event loop: all | reads | off | auto (all on FS, off on S3)
     server_workers: int | None = None  # server processes; None: 4 per core inline, 1 per core threaded
     schema_revalidate_seconds: float | None = None  # None: 0 on the filesystem, 2 on S3
@@ -97,6 +97,18 @@ class Settings:
             # Handlers in other processes mean network waits, like S3: keep the loop free.
             return "all" if self.backend == "fs" and self.invoker == "inprocess" else "off"
         return self.inline
+
+    @property
+    def http_threads(self) -> int:
+        """Request threads per server process, for requests not run inline.
+
+        A main worker whose handlers run elsewhere (pool, Lambda) spends nearly all of a
+        request waiting on the invocation, so it needs more threads in flight than one
+        that does the work itself: 32, against 8, so that it keeps every worker busy.
+        """
+        if self.threads is not None:
+            return self.threads
+        return 8 if self.invoker == "inprocess" else 32
 
     @property
     def workers(self) -> int:
@@ -152,7 +164,7 @@ class Settings:
                 worker_timeout=float(get("DELTADB_WORKER_TIMEOUT") or "10"),
                 worker_id=get("DELTADB_WORKER_ID") or None,
                 lambda_endpoint=get("DELTADB_LAMBDA_ENDPOINT") or None,
-                http_threads=int(get("DELTADB_THREADS") or "8"),
+                threads=int(t) if (t := get("DELTADB_THREADS")) else None,
                 inline=(get("DELTADB_INLINE") or "auto").lower(),
                 server_workers=int(w) if (w := get("DELTADB_WORKERS")) else None,
                 schema_revalidate_seconds=(float(v) if (v := get("DELTADB_SCHEMA_REVALIDATE_SECONDS")) else None),
@@ -190,7 +202,7 @@ class Settings:
             raise ConfigError("S3_RETRY_MODE must be standard or adaptive")
         if bool(self.s3_access_key) != bool(self.s3_secret_key):
             raise ConfigError("S3_ACCESS_KEY and S3_SECRET_KEY go together")
-        if self.http_threads < 1:
+        if self.threads is not None and self.threads < 1:
             raise ConfigError("DELTADB_THREADS must be >= 1")
         if self.invoker not in ("inprocess", "pool", "lambda"):
             raise ConfigError("DELTADB_INVOKER must be inprocess, pool or lambda")

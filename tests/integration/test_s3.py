@@ -162,6 +162,15 @@ def test_requests_per_api_operation(store: S3Storage, app_on: Any) -> None:
     assert rec.ops == Counter({"HeadObject": 1, "DeleteObject": 1}), rec.ops
 
 
+def test_a_write_is_one_round_trip(store: S3Storage) -> None:
+    """No "Expect: 100-continue": the body goes with the headers, not after a 100 reply."""
+    sent: list[dict[str, Any]] = []
+    store.client.meta.events.register("before-send.s3.PutObject", lambda request, **_: sent.append(request.headers))
+    store.put("expect/a", b"x" * 4096, if_none_match=True)
+    assert len(sent) == 1 and "Expect" not in sent[0], sent
+    assert store.get("expect/a").data == b"x" * 4096
+
+
 def test_warm_read_sees_a_write_from_another_process(store: S3Storage, app_on: Any) -> None:
     client = app_on(store)
     assert client.http.put("/entity/db", body='{"k": 1}', headers=AUTH).status_code == 200
