@@ -22,6 +22,8 @@ from chalicelib.auth.authenticator import Authenticator
 from chalicelib.auth.sessions import SessionTokens
 from chalicelib.config import Settings
 from chalicelib.crypto.keyring import KeyRing
+from chalicelib.crypto.kms_keyring import KmsKeyRing
+from chalicelib.crypto.kms_keyring import make_client as make_kms_client
 from chalicelib.crypto.local_keyring import LocalKeyRing
 from chalicelib.entities import EntityStore
 from chalicelib.handlers.entity_worker import EntityWorker
@@ -70,6 +72,8 @@ def build_storage(settings: Settings) -> Storage:
 
 
 def build_keyring(settings: Settings, secrets: provisioning.Secrets) -> KeyRing:
+    if settings.kms_key_id is not None:
+        return KmsKeyRing(make_kms_client(settings.kms_region), settings.kms_key_id)
     if settings.master_key is not None:
         return LocalKeyRing.from_master_key(settings.master_key)
     if secrets.key_file is None:
@@ -183,7 +187,7 @@ class Runtime:
             client = make_lambda_client(
                 s.lambda_endpoint, s.worker_secret if local else None, timeout=s.worker_timeout, attempts=3
             )
-            return LambdaInvoker(client)
+            return LambdaInvoker(client, s.lambda_function_names((ENTITY_WORKER, META_WORKER)))
         return InProcessInvoker(
             {name: self._handlers[name] for name in (ENTITY_WORKER, META_WORKER)},
             strict=self.strict_invoke,

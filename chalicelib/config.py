@@ -25,6 +25,17 @@ def _bool(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _pairs(text: str, what: str) -> tuple[tuple[str, str], ...]:
+    """``a=x,b=y`` -> (("a", "x"), ("b", "y"))."""
+    out = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ConfigError(f"{what}: expected name=value, got {item!r}")
+        out.append((name.strip(), value.strip()))
+    return tuple(out)
+
+
 def decode_key_material(text: str, what: str) -> bytes:
     """A 32-byte key given as base64 (standard or url-safe) or 64 hex digits."""
     text = text.strip()
@@ -54,6 +65,8 @@ class Settings:
     dev_mode: bool = False
     master_key: bytes | None = field(default=None, repr=False)
     key_file: Path | None = None
+    kms_key_id: str | None = None  # KEK in AWS KMS (id, ARN or alias) instead of a local keyring
+    kms_region: str | None = None
     session_secret: bytes | None = field(default=None, repr=False)
     token_ttl_seconds: int = 24 * 3600
     max_body_bytes: int = 1024 * 1024
@@ -72,6 +85,12 @@ class Settings:
     worker_timeout: float = 10.0
     worker_id: str | None = None
     lambda_endpoint: str | None = None
+    # Deployed function of each handler. DELTADB_LAMBDA_FUNCTIONS
+    # ("entity_worker=<name>,meta_worker=<name>", set by infra/template.json) wins;
+    # else "<prefix><handler>" with DELTADB_LAMBDA_PREFIX, by default this function's
+    # name + "-" (`chalice deploy` names them <app>-<stage>-<handler>, the API <app>-<stage>).
+    lambda_functions: tuple[tuple[str, str], ...] = ()
+    lambda_prefix: str | None = None
     # Storage backend: "fs", "s3", or "auto" (S3 when an endpoint is set or in Lambda).
     storage: str = "auto"
     s3_endpoint: str | None = None
@@ -97,6 +116,10 @@ class Settings:
             # Handlers in other processes mean network waits, like S3: keep the loop free.
             return "all" if self.backend == "fs" and self.invoker == "inprocess" else "off"
         return self.inline
+
+    def lambda_function_names(self, handlers: tuple[str, ...]) -> dict[str, str]:
+        names = {h: f"{self.lambda_prefix}{h}" for h in handlers} if self.lambda_prefix else {}
+        return names | dict(self.lambda_functions)
 
     @property
     def http_threads(self) -> int:
@@ -151,11 +174,17 @@ class Settings:
                     decode_key_material(mk, "DELTADB_MASTER_KEY") if (mk := get("DELTADB_MASTER_KEY")) else None
                 ),
                 key_file=Path(k) if (k := get("DELTADB_KEY_FILE")) else None,
+                kms_key_id=get("DELTADB_KMS_KEY_ID") or None,
+                # botocore reads only AWS_DEFAULT_REGION; AWS_REGION is what Lambda and most tools set.
+                kms_region=get("DELTADB_KMS_REGION") or get("AWS_REGION") or get("AWS_DEFAULT_REGION") or None,
                 session_secret=(ss.encode() if (ss := get("DELTADB_SESSION_SECRET")) else None),
                 token_ttl_seconds=parse_duration(get("DELTADB_TOKEN_TTL") or "24h"),
                 max_body_bytes=parse_size(get("DELTADB_MAX_BODY") or "1MiB"),
                 log_level=(get("DELTADB_LOG_LEVEL") or "INFO").upper(),
                 in_lambda=bool(get("AWS_LAMBDA_FUNCTION_NAME")),
+                lambda_functions=_pairs(get("DELTADB_LAMBDA_FUNCTIONS") or "", "DELTADB_LAMBDA_FUNCTIONS"),
+                lambda_prefix=get("DELTADB_LAMBDA_PREFIX")
+                or (f"{fn}-" if (fn := get("AWS_LAMBDA_FUNCTION_NAME")) else None),
                 cache_entries=int(get("DELTADB_CACHE_ENTRIES") or "10000"),
                 invoker=(get("DELTADB_INVOKER") or "inprocess").lower(),
                 role=(get("DELTADB_ROLE") or "all").lower(),
@@ -192,6 +221,10 @@ class Settings:
             raise ConfigError("DELTADB_SESSION_SECRET must be at least 32 bytes")
         if self.dev_mode and self.in_lambda:
             raise ConfigError("dev mode is refused in a deployed (Lambda) stage")
+        if self.kms_key_id and (self.master_key is not None or self.key_file is not None):
+            raise ConfigError("DELTADB_KMS_KEY_ID excludes DELTADB_MASTER_KEY and DELTADB_KEY_FILE: choose one KEK")
+        if self.in_lambda and self.role != "main" and not (self.kms_key_id or self.master_key or self.key_file):
+            raise ConfigError("a deployed handler needs DELTADB_KMS_KEY_ID (or DELTADB_MASTER_KEY)")
         if self.dev_mode and (self.admin_key or self.admin_key_sha256):
             raise ConfigError("dev mode and an admin key exclude each other")
         if self.max_body_bytes < 1024:
@@ -210,7 +243,10 @@ class Settings:
             raise ConfigError("DELTADB_ROLE must be all, main or worker")
         if self.invoker == "pool" and not self.worker_urls:
             raise ConfigError("DELTADB_INVOKER=pool needs DELTADB_WORKER_URLS")
-        if (self.invoker == "pool" or self.role == "worker") and len(self.worker_secret or "") < 32:
+        # (a deployed handler is reached only through Lambda, which IAM authorises)
+        if (self.invoker == "pool" or (self.role == "worker" and not self.in_lambda)) and len(
+            self.worker_secret or ""
+        ) < 32:
             raise ConfigError("DELTADB_WORKER_SECRET (>= 32 characters) is required for worker pools")
         if self.inline not in ("auto", "all", "reads", "off"):
             raise ConfigError("DELTADB_INLINE must be auto, all, reads or off")

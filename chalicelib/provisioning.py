@@ -57,7 +57,8 @@ def ensure(settings: Settings) -> Secrets:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     key_file = None
-    if settings.master_key is None and settings.role != "main":  # the main worker holds no KEK
+    # The main worker holds no KEK; with KMS the KEK never leaves KMS.
+    if settings.master_key is None and settings.kms_key_id is None and settings.role != "main":
         key_file = settings.key_file or folder / "keyring.json"
         LocalKeyRing.create_file(key_file)
 
@@ -81,7 +82,13 @@ def ensure(settings: Settings) -> Secrets:
 
 
 def _from_settings_only(settings: Settings) -> Secrets:
-    """In Lambda nothing is generated: a stage must be configured completely."""
+    """In Lambda nothing is generated: a stage must be configured completely.
+
+    A processing handler (role worker) authenticates nobody, so it gets neither the
+    session secret nor the admin key hash; the keys it needs are checked by Settings.
+    """
+    if settings.role == "worker":
+        return Secrets(None, b"", settings.key_file, None)
     if settings.session_secret is None:
         raise ConfigError("DELTADB_SESSION_SECRET is required in a deployed stage")
     admin = sha256_hex(settings.admin_key) if settings.admin_key else settings.admin_key_sha256

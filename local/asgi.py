@@ -151,6 +151,10 @@ class _Lazy:
             import app as app_module  # the one source of routes
 
             settings = app_module.runtime.settings
+            if settings.invoker != "inprocess":
+                # Connect to the workers now (the pool probes each one at once), not at
+                # the first request: every server process knows its workers before serving.
+                app_module.runtime.invoker  # noqa: B018
             self._app = ChaliceASGI(
                 app_module.app, settings.max_body_bytes, settings.http_threads, settings.inline_mode
             )

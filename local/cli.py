@@ -24,9 +24,13 @@ import sys
 import threading
 import time
 
+from botocore.exceptions import BotoCoreError
+
 from chalicelib import provisioning
 from chalicelib.bootstrap import s3_options
 from chalicelib.config import ConfigError, Settings
+from chalicelib.crypto.kms_keyring import KmsKeyRing
+from chalicelib.crypto.kms_keyring import make_client as make_kms_client
 from chalicelib.storage.fs import FileStorage
 from chalicelib.storage.s3 import S3Storage
 
@@ -36,6 +40,7 @@ _FLAG_ENV = {
     "secrets_dir": "DELTADB_SECRETS_DIR",
     "admin_key": "DELTADB_ADMIN_KEY",
     "key_file": "DELTADB_KEY_FILE",
+    "kms_key_id": "DELTADB_KMS_KEY_ID",
     "max_body": "DELTADB_MAX_BODY",
     "token_ttl": "DELTADB_TOKEN_TTL",
     "log_level": "DELTADB_LOG_LEVEL",
@@ -52,7 +57,16 @@ _FLAG_ENV = {
     "s3_retry_mode": "S3_RETRY_MODE",
 }
 # What a main worker must not hold: key material and storage credentials.
-_WORKER_ONLY_ENV = ("DELTADB_MASTER_KEY", "DELTADB_KEY_FILE", "S3_ACCESS_KEY", "S3_SECRET_KEY")
+_WORKER_ONLY_ENV = (
+    "DELTADB_MASTER_KEY",
+    "DELTADB_KEY_FILE",
+    "DELTADB_KMS_KEY_ID",
+    "S3_ACCESS_KEY",
+    "S3_SECRET_KEY",
+    "AWS_ACCESS_KEY_ID",  # for KMS (and S3 without S3_* keys)
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
 
 
 def _common(s: argparse.ArgumentParser, default_port: int) -> None:
@@ -61,6 +75,7 @@ def _common(s: argparse.ArgumentParser, default_port: int) -> None:
     s.add_argument("--data-dir", help="storage root: files/, templates/, _auth/ go under it (default ./data)")
     s.add_argument("--secrets-dir", help="where first-start secrets live (default <data-dir>-secrets)")
     s.add_argument("--key-file", help="local keyring file (default <secrets-dir>/keyring.json)")
+    s.add_argument("--kms-key-id", help="KEK in AWS KMS: key id, ARN or alias/... (instead of a local keyring)")
     s.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
     s.add_argument("--threads", type=int, help="request threads per process (default 8)")
     s.add_argument("--storage", choices=["auto", "fs", "s3"], help="backend (default auto: S3 if an endpoint is set)")
@@ -151,6 +166,14 @@ def _prepare(host: str, port: int) -> tuple[Settings, provisioning.Secrets, str]
         return 1
     if settings.role == "main":
         return settings, secrets_, "(through the workers)"
+    if settings.kms_key_id:
+        try:
+            problem = KmsKeyRing(make_kms_client(settings.kms_region), settings.kms_key_id).check()
+        except BotoCoreError as exc:  # no region, bad endpoint URL
+            problem = str(exc)
+        if problem:
+            print(f"deltadb: KMS key not usable: {problem}", file=sys.stderr)
+            return 2
     if settings.backend == "s3":
         problem = S3Storage.from_options(s3_options(settings)).check(create=settings.s3_create_bucket)
         if problem:
@@ -278,26 +301,35 @@ def up(args: argparse.Namespace) -> int:
     _settings, _, where = prepared
     sup = _Supervisor(args.workers, "127.0.0.1", {**os.environ, "DELTADB_ROLE": "worker"})
     sup.start()
-    # The main worker: routes only. It gets no key material and no storage credentials.
-    for name in _WORKER_ONLY_ENV:
-        os.environ.pop(name, None)
-    os.environ.update({"DELTADB_ROLE": "main", "DELTADB_INVOKER": "pool", "DELTADB_WORKER_URLS": sup.urls()})
+    # The main worker: routes only, in a process of its own started from a clean
+    # environment (a forked child would still carry the parent's environment block):
+    # no key material, no KMS or storage credentials ever enter the processes that
+    # face the network. This process only supervises.
+    env = {k: v for k, v in os.environ.items() if k not in _WORKER_ONLY_ENV}
+    env |= {"DELTADB_ROLE": "main", "DELTADB_INVOKER": "pool", "DELTADB_WORKER_URLS": sup.urls()}
     if args.server_workers:
-        os.environ["DELTADB_WORKERS"] = str(args.server_workers)
-    main_settings = Settings.from_env()
+        env["DELTADB_WORKERS"] = str(args.server_workers)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(_address_problem("127.0.0.1", p) is None for p in sup.ports):
         time.sleep(0.1)  # wait until every worker listens
     print(
-        f"deltadb: serving http://{args.host}:{args.port} data={where} processing workers={args.workers} "
-        f"({sup.urls()}) server processes={main_settings.workers}",
+        f"deltadb: processing workers={args.workers} ({sup.urls()}) data={where}; main worker on "
+        f"http://{args.host}:{args.port}",
         flush=True,
     )
+    cmd = [sys.executable, "-m", "local.cli", "serve", "--host", args.host, "--port", str(args.port)]
+    main_proc = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)  # noqa: S603 (our own CLI)
+
+    def forward(signum: int, _frame: object) -> None:
+        main_proc.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
     try:
-        _granian("local.asgi:application", args.host, args.port, main_settings.workers)
+        code = main_proc.wait()
     finally:
         sup.stop()
-    return 0
+    return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code
 
 
 def main(argv: list[str] | None = None) -> int:

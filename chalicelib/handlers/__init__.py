@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.crypto.envelope import EnvelopeError
+from chalicelib.crypto.kms_keyring import KmsUnavailable
 from chalicelib.errors import (
     BadRequest,
     DeltaError,
@@ -49,3 +50,6 @@ def dispatch(ops: dict[str, Op], event: dict[str, Any]) -> dict[str, Any]:
     except (OSError, StorageUnavailable) as exc:
         log.error("storage failure in %s: %s", event.get("op"), exc)
         return to_result(Unavailable("storage unavailable"))
+    except KmsUnavailable as exc:
+        log.error("key service failure in %s: %s", event.get("op"), exc)
+        return to_result(Unavailable("key service unavailable"))

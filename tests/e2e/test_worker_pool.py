@@ -137,6 +137,15 @@ def test_respond_async_through_the_pool(pool: ServerProcess) -> None:
         assert pool.get("async", k).json() == v
 
 
+def wait_all_available(srv: ServerProcess, timeout: float = 10.0) -> None:
+    """Until every server process of the main has seen every worker answer (a few polls in a row)."""
+    deadline, streak = time.monotonic() + timeout, 0
+    while streak < 6:
+        assert time.monotonic() < deadline, workers(srv)
+        streak = streak + 1 if {w["status"] for w in workers(srv)} == {"Available"} else 0
+        time.sleep(0.05)
+
+
 def test_a_hung_worker_does_not_hang_the_api(tmp_path: Path) -> None:
     import os
     import signal
@@ -145,6 +154,7 @@ def test_a_hung_worker_does_not_hang_the_api(tmp_path: Path) -> None:
     try:
         srv.start()
         assert srv.put("db", {"warm": 1}).status == 200
+        wait_all_available(srv)
         victim = workers(srv)[0]
         pid = _pid_on_port(int(victim["tags"]["addr"].rsplit(":", 1)[1]))
         os.killpg(pid, signal.SIGSTOP)  # alive but answering nothing
@@ -154,8 +164,8 @@ def test_a_hung_worker_does_not_hang_the_api(tmp_path: Path) -> None:
                 r = srv.put("db", {f"k{i}": i})
                 assert r.status == 200, r
                 assert time.monotonic() - start < 4.0  # the 1 s timeout, then another worker
-            statuses = {w["worker_id"]: w["status"] for w in workers(srv)}
-            assert statuses[victim["worker_id"]] == "Unavailable"
+            statuses = {w["tags"]["addr"]: w["status"] for w in workers(srv)}
+            assert statuses[victim["tags"]["addr"]] == "Unavailable"
         finally:
             os.killpg(pid, signal.SIGCONT)
         deadline = time.monotonic() + 10

@@ -31,6 +31,31 @@ def test_request_threads_follow_where_the_handlers_run() -> None:
         Settings.from_env({"DELTADB_THREADS": "0"})
 
 
+def test_deployed_handler_names() -> None:
+    handlers = ("entity_worker", "meta_worker")
+    chalice = Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "deltadatabase-dev", "DELTADB_ROLE": "main"})
+    assert chalice.lambda_function_names(handlers) == {
+        "entity_worker": "deltadatabase-dev-entity_worker",
+        "meta_worker": "deltadatabase-dev-meta_worker",
+    }
+    cfn = {"DELTADB_LAMBDA_FUNCTIONS": "entity_worker=stack-EntityWorker-A1, meta_worker=stack-MetaWorker-B2"}
+    assert Settings.from_env(cfn).lambda_function_names(handlers) == {
+        "entity_worker": "stack-EntityWorker-A1",
+        "meta_worker": "stack-MetaWorker-B2",
+    }
+    with pytest.raises(ConfigError):
+        Settings.from_env({"DELTADB_LAMBDA_FUNCTIONS": "entity_worker"})
+
+
+def test_a_deployed_handler_needs_a_kek() -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f-entity_worker", "DELTADB_ROLE": "worker"})
+    s = Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f", "DELTADB_ROLE": "worker", "DELTADB_KMS_KEY_ID": "alias/k"})
+    assert s.kms_key_id == "alias/k" and provisioning.ensure(s).admin_sha256 is None  # a handler authenticates nobody
+    with pytest.raises(ConfigError):
+        Settings.from_env({"DELTADB_KMS_KEY_ID": "alias/k", "DELTADB_MASTER_KEY": "A" * 44})
+
+
 def test_env_values() -> None:
     key = base64.b64encode(os.urandom(32)).decode()
     s = Settings.from_env({"DELTADB_MASTER_KEY": key, "DELTADB_TOKEN_TTL": "1h30m", "DELTADB_MAX_BODY": "2MiB"})
