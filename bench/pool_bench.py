@@ -1,17 +1,24 @@
 """Worker-pool benchmark: `deltadb up` with 1 and with 2 processing workers, in one run.
 
-    .venv/bin/python bench/pool_bench.py            # FS backend and moto S3, 1 and 2 workers
+    .venv/bin/python bench/pool_bench.py            # or: make bench-pool
 
-For each backend (filesystem; moto server mode as the S3 server) and worker count, it
-starts `deltadb up --workers N` and drives it with wrk through bench/http_bench.py
-(`--url`: 16 connections, 1 KiB documents, PUT then warm GET, admin key), printing
-req/s and p99. Then the cost of one invocation hop: `worker.info` invoked in-process vs
-through the pool (boto3 Lambda client -> local worker over HTTP, signed), in µs.
+Three setups, each with 1 and with 2 workers, in ABBA order over ``--rounds`` rounds:
+- ``fs``: the filesystem backend;
+- ``s3 (moto)``: moto server mode, which answers in 3 to 5 ms of its own CPU (CPU-bound);
+- ``s3 +40ms``: the same moto behind bench/latency_proxy.py adding 40 ms to each
+  request, the shape of AWS S3 (a small request's median is "tens of milliseconds":
+  AWS, "Best Practices Design Patterns: Optimizing Amazon S3 Performance"). This is the
+  I/O-bound case, where a worker's ceiling is its threads / latency.
+Each run gets a fresh S3 server and is driven by wrk through bench/http_bench.py
+(``--url``: 32 connections, 1 KiB documents, PUT then warm GET, admin key), printing
+req/s and p99. Then the cost of one invocation hop: ``worker.info`` in-process vs
+through the pool (Invoke API over HTTP, SigV4-signed), in µs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -24,6 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +132,24 @@ def s3_flags(endpoint: str) -> tuple[list[str], dict[str, str]]:
             {"S3_ACCESS_KEY": "test", "S3_SECRET_KEY": "test"})  # fmt: skip
 
 
+@contextlib.contextmanager
+def s3_server(latency: float | None) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """A fresh moto per measurement (moto slows down as it fills), behind the relay if asked."""
+    moto = start_moto()
+    proxy = LatencyProxy(int(moto.endpoint.rsplit(":", 1)[1]), latency) if latency else None
+    try:
+        yield s3_flags(proxy.endpoint if proxy else moto.endpoint)
+    finally:
+        if proxy:
+            proxy.close()
+        moto.stop()
+
+
+@contextlib.contextmanager
+def filesystem() -> Iterator[tuple[list[str], dict[str, str]]]:
+    yield [], {}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--duration", type=float, default=6.0, help="seconds per wrk phase (default 6)")
@@ -131,35 +157,42 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-ms", type=float, default=40.0,
                    help="delay added to each S3 request in the I/O-bound setup (default 40)")  # fmt: skip
     p.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    p.add_argument("--rounds", type=int, default=2, help="1-vs-2 pairs per setup, order alternating (default 2)")
     p.add_argument("--only", choices=["fs", "s3", "s3-latency"], action="append", help="run only these setups")
     args = p.parse_args(argv)
-    results: dict[str, Any] = {}
-    moto = start_moto()
-    proxy = LatencyProxy(int(moto.endpoint.rsplit(":", 1)[1]), args.latency_ms / 1000)
     slow = f"s3 +{args.latency_ms:g}ms"
-    backends = {"fs": ("fs", lambda: ([], {})), "s3": ("s3 (moto)", lambda: s3_flags(moto.endpoint)),
-                "s3-latency": (slow, lambda: s3_flags(proxy.endpoint))}  # fmt: skip
+    backends: dict[str, tuple[str, Callable[[], Any]]] = {
+        "fs": ("fs", filesystem),
+        "s3": ("s3 (moto)", lambda: s3_server(None)),
+        "s3-latency": (slow, lambda: s3_server(args.latency_ms / 1000)),
+    }
     chosen = [b for b in backends if not args.only or b in args.only]
-    try:
-        for b in chosen:
-            label, flags = backends[b]
-            for workers in (1, 2):
-                extra, env_extra = flags()
-                proc, url, key = start_up(workers, extra, env_extra)
-                try:
-                    results[f"{label} / {workers} worker(s)"] = drive(url, key, args.duration, args.connections)
-                finally:
-                    stop(proc)
-    finally:
-        proxy.close()
-        moto.stop()
+    runs: dict[str, list[dict[str, tuple[float, float]]]] = {}
+    for b in chosen:
+        label, server = backends[b]
+        for r in range(args.rounds):
+            for workers in (1, 2) if r % 2 == 0 else (2, 1):  # ABBA: drift does not favour either
+                with server() as (extra, env_extra):
+                    proc, url, key = start_up(workers, extra, env_extra)
+                    try:
+                        row = drive(url, key, args.duration, args.connections)
+                    finally:
+                        stop(proc)
+                runs.setdefault(f"{label} / {workers} worker(s)", []).append(row)
+    results = {
+        name: {op: (statistics.fmean(r[op][0] for r in rows), max(r[op][1] for r in rows)) for op in ("put", "get")}
+        for name, rows in runs.items()
+    }
     hops = hop_overhead(args.hops)
     print(f"cpus={os.cpu_count()} python={sys.version.split()[0]}; wrk {args.connections} connections, "
           f"1 KiB docs, admin key; '{slow}': moto behind a relay adding {args.latency_ms:g} ms a request")  # fmt: skip
-    print(f"\n{'setup':26} {'PUT req/s':>10} {'PUT p99':>8} {'GET req/s':>10} {'GET p99':>8}")
+    print(f"mean req/s and worst p99 over {args.rounds} round(s); each run on a fresh S3 server")
+    head = f"{'PUT req/s':>10} {'PUT p99':>8} {'GET req/s':>10} {'GET p99':>8}"
+    print(f"\n{'setup':26} {head}   PUT / GET req/s per round")
     for name, rows in results.items():
         (pr, pp), (gr, gp) = rows["put"], rows["get"]
-        print(f"{name:26} {pr:>10,.0f} {pp:>7.1f}ms {gr:>10,.0f} {gp:>7.1f}ms")
+        each = "  ".join(f"{r['put'][0]:.0f}/{r['get'][0]:.0f}" for r in runs[name])
+        print(f"{name:26} {pr:>10,.0f} {pp:>7.1f}ms {gr:>10,.0f} {gp:>7.1f}ms   {each}")
     for b in chosen:
         label = backends[b][0]
         one, two = results[f"{label} / 1 worker(s)"], results[f"{label} / 2 worker(s)"]
@@ -171,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  hop overhead           {hops['pool (HTTP, signed)'] - hops['in-process']:8.0f} µs")
     out = REPO / "bench" / "results" / f"pool-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"results": results, "hops_us": hops, "latency_ms": args.latency_ms,
+    out.write_text(json.dumps({"results": results, "runs": runs, "hops_us": hops, "latency_ms": args.latency_ms,
                                "connections": args.connections}, indent=2))  # fmt: skip
     return 0
 

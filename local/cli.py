@@ -318,9 +318,15 @@ def up(args: argparse.Namespace) -> int:
         flush=True,
     )
     cmd = [sys.executable, "-m", "local.cli", "serve", "--host", args.host, "--port", str(args.port)]
-    main_proc = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)  # noqa: S603 (our own CLI)
+    # Its own process group: a stop signal to ours reaches it once, forwarded, never twice
+    # (Granian can hang when a second SIGTERM lands during its shutdown).
+    main_proc = subprocess.Popen(  # noqa: S603 (our own CLI)
+        cmd, env=env, start_new_session=True, preexec_fn=_die_with_parent
+    )
 
     def forward(signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         main_proc.send_signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
