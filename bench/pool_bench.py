@@ -150,51 +150,64 @@ def filesystem() -> Iterator[tuple[list[str], dict[str, str]]]:
     yield [], {}
 
 
+def cpu_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--duration", type=float, default=6.0, help="seconds per wrk phase (default 6)")
     p.add_argument("--hops", type=int, default=2000, help="invocations for the hop measurement (default 2000)")
-    p.add_argument("--latency-ms", type=float, default=40.0,
-                   help="delay added to each S3 request in the I/O-bound setup (default 40)")  # fmt: skip
+    p.add_argument("--latency-ms", default="40,100",
+                   help="ms added to each S3 request, one I/O-bound setup each (default 40,100)")  # fmt: skip
     p.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     p.add_argument("--rounds", type=int, default=2, help="1-vs-2 pairs per setup, order alternating (default 2)")
     p.add_argument("--only", choices=["fs", "s3", "s3-latency"], action="append", help="run only these setups")
     args = p.parse_args(argv)
-    slow = f"s3 +{args.latency_ms:g}ms"
-    backends: dict[str, tuple[str, Callable[[], Any]]] = {
-        "fs": ("fs", filesystem),
-        "s3": ("s3 (moto)", lambda: s3_server(None)),
-        "s3-latency": (slow, lambda: s3_server(args.latency_ms / 1000)),
-    }
-    chosen = [b for b in backends if not args.only or b in args.only]
-    runs: dict[str, list[dict[str, tuple[float, float]]]] = {}
-    for b in chosen:
-        label, server = backends[b]
+    latencies = [float(x) for x in args.latency_ms.split(",") if x.strip()]
+    setups: list[tuple[str, str, Callable[[], Any]]] = [
+        ("fs", "fs", filesystem),
+        ("s3", "s3 (moto)", lambda: s3_server(None)),
+    ]
+    for ms in latencies:
+        setups.append(("s3-latency", f"s3 +{ms:g}ms", lambda ms=ms: s3_server(ms / 1000)))  # type: ignore[misc]
+    chosen = [(label, server) for kind, label, server in setups if not args.only or kind in args.only]
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for label, server in chosen:
         for r in range(args.rounds):
             for workers in (1, 2) if r % 2 == 0 else (2, 1):  # ABBA: drift does not favour either
                 with server() as (extra, env_extra):
                     proc, url, key = start_up(workers, extra, env_extra)
                     try:
-                        row = drive(url, key, args.duration, args.connections)
+                        before = cpu_busy()
+                        row: dict[str, Any] = dict(drive(url, key, args.duration, args.connections))
+                        after = cpu_busy()
                     finally:
                         stop(proc)
+                row["cpu"] = 100 * (after[0] - before[0]) / max(1, after[1] - before[1])
                 runs.setdefault(f"{label} / {workers} worker(s)", []).append(row)
     results = {
-        name: {op: (statistics.fmean(r[op][0] for r in rows), max(r[op][1] for r in rows)) for op in ("put", "get")}
+        name: {
+            **{op: (statistics.fmean(r[op][0] for r in rows), max(r[op][1] for r in rows)) for op in ("put", "get")},
+            "cpu": statistics.fmean(r["cpu"] for r in rows),
+        }
         for name, rows in runs.items()
     }
     hops = hop_overhead(args.hops)
-    print(f"cpus={os.cpu_count()} python={sys.version.split()[0]}; wrk {args.connections} connections, "
-          f"1 KiB docs, admin key; '{slow}': moto behind a relay adding {args.latency_ms:g} ms a request")  # fmt: skip
-    print(f"mean req/s and worst p99 over {args.rounds} round(s); each run on a fresh S3 server")
-    head = f"{'PUT req/s':>10} {'PUT p99':>8} {'GET req/s':>10} {'GET p99':>8}"
+    print(f"cpus={os.cpu_count()} python={sys.version.split()[0]}; wrk {args.connections} connections, 1 KiB docs, "
+          "admin key; 's3 +N ms': moto behind a relay adding N ms to each request")  # fmt: skip
+    print(f"mean req/s and worst p99 over {args.rounds} round(s), each run on a fresh S3 server; "
+          "cpu = whole machine busy during the run")  # fmt: skip
+    head = f"{'PUT req/s':>10} {'PUT p99':>8} {'GET req/s':>10} {'GET p99':>8} {'cpu':>5}"
     print(f"\n{'setup':26} {head}   PUT / GET req/s per round")
-    for name, rows in results.items():
-        (pr, pp), (gr, gp) = rows["put"], rows["get"]
+    for name, res in results.items():
+        (pr, pp), (gr, gp) = res["put"], res["get"]
         each = "  ".join(f"{r['put'][0]:.0f}/{r['get'][0]:.0f}" for r in runs[name])
-        print(f"{name:26} {pr:>10,.0f} {pp:>7.1f}ms {gr:>10,.0f} {gp:>7.1f}ms   {each}")
-    for b in chosen:
-        label = backends[b][0]
+        print(f"{name:26} {pr:>10,.0f} {pp:>7.1f}ms {gr:>10,.0f} {gp:>7.1f}ms {res['cpu']:>4.0f}%   {each}")
+    for label, _ in chosen:
         one, two = results[f"{label} / 1 worker(s)"], results[f"{label} / 2 worker(s)"]
         print(f"{label}: 2 workers / 1 worker = PUT {two['put'][0] / one['put'][0]:.2f}x, "
               f"GET {two['get'][0] / one['get'][0]:.2f}x")  # fmt: skip
@@ -204,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  hop overhead           {hops['pool (HTTP, signed)'] - hops['in-process']:8.0f} µs")
     out = REPO / "bench" / "results" / f"pool-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"results": results, "runs": runs, "hops_us": hops, "latency_ms": args.latency_ms,
+    out.write_text(json.dumps({"results": results, "runs": runs, "hops_us": hops, "latency_ms": latencies,
                                "connections": args.connections}, indent=2))  # fmt: skip
     return 0
 
