@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/pool_bench.py            # or: make bench-pool
 
-Three setups, each with 1 and with 2 workers, in ABBA order over ``--rounds`` rounds:
+Setups, each with 1 and with 2 workers, in ABBA order over ``--rounds`` rounds:
 - ``fs``: the filesystem backend;
 - ``s3 (moto)``: moto server mode, which answers in 3 to 5 ms of its own CPU (CPU-bound);
-- ``s3 +40ms``: the same moto behind bench/latency_proxy.py adding 40 ms to each
-  request, the shape of AWS S3 (a small request's median is "tens of milliseconds":
-  AWS, "Best Practices Design Patterns: Optimizing Amazon S3 Performance"). This is the
-  I/O-bound case, where a worker's ceiling is its threads / latency.
+- ``s3 +40ms``, ``s3 +100ms`` (``--latency-ms``): the same moto behind
+  bench/latency_proxy.py adding that delay to each request, the shape of AWS S3 (a
+  small request's median is "tens of milliseconds": AWS, "Best Practices Design
+  Patterns: Optimizing Amazon S3 Performance"). The I/O-bound case, where a worker's
+  ceiling is its threads / latency, as long as the machine's CPU is not the limit
+  (the ``cpu`` column: moto, the relay, wrk, the main and the workers share 2 cores).
 Each run gets a fresh S3 server and is driven by wrk through bench/http_bench.py
 (``--url``: 32 connections, 1 KiB documents, PUT then warm GET, admin key), printing
 req/s and p99. Then the cost of one invocation hop: ``worker.info`` in-process vs

@@ -56,22 +56,52 @@ def check(validator: Validator, key: str, value: Any) -> None:
 
 
 class SchemaCache:
+    """Compiled validators per schema id, revalidated by ETag every ``revalidate_after`` s.
+
+    One revalidation per schema at a time (single flight): while one request asks the
+    storage, the others use the version they already have instead of all asking at once
+    (with S3 at tens of milliseconds, every request arriving meanwhile would otherwise
+    fetch it too). Only a request with nothing cached waits for the answer.
+    """
+
     def __init__(self, workers: Workers, revalidate_after: float = 0.0) -> None:
         self._workers = workers
         self._revalidate_after = revalidate_after
         # schema id -> (etag or None for "no schema", validator or None, checked at)
         self._cache: dict[str, tuple[str | None, Validator | None, float]] = {}
         self._lock = threading.Lock()
+        self._inflight: dict[str, threading.Lock] = {}
 
     def invalidate(self, schema_id: str) -> None:
         with self._lock:
             self._cache.pop(schema_id, None)
 
-    def validator(self, schema_id: str) -> Validator | None:
-        now = time.monotonic()
+    def _fresh(self, schema_id: str) -> tuple[str | None, Validator | None, float] | None:
         cached = self._cache.get(schema_id)
-        if cached is not None and now - cached[2] < self._revalidate_after:
-            return cached[1]
+        if cached is not None and time.monotonic() - cached[2] < self._revalidate_after:
+            return cached
+        return None
+
+    def validator(self, schema_id: str) -> Validator | None:
+        if (fresh := self._fresh(schema_id)) is not None:
+            return fresh[1]
+        cached = self._cache.get(schema_id)
+        with self._lock:
+            flight = self._inflight.setdefault(schema_id, threading.Lock())
+        if not flight.acquire(blocking=cached is None):
+            assert cached is not None
+            return cached[1]  # another request is revalidating: the last known version meanwhile
+        try:
+            if (fresh := self._fresh(schema_id)) is not None:
+                return fresh[1]  # revalidated while this one waited
+            return self._revalidate(schema_id, self._cache.get(schema_id))
+        finally:
+            flight.release()
+
+    def _revalidate(
+        self, schema_id: str, cached: tuple[str | None, Validator | None, float] | None
+    ) -> Validator | None:
+        now = time.monotonic()
         etag = cached[0] if cached else None
         try:
             result = self._workers.get_schema(schema_id, if_none_match=etag)

@@ -1,0 +1,90 @@
+"""SchemaCache: revalidation by ETag, one request to the storage at a time per schema."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, cast
+
+import pytest
+
+from chalicelib import jsonbody
+from chalicelib.errors import BadRequest, NotFound
+from chalicelib.remote import Workers
+from chalicelib.schemas import SchemaCache
+from tests.storage_helpers import run_together
+
+
+def all_at_once(n: int, schemas: SchemaCache) -> list[Any]:
+    results: list[Any] = [None] * n
+
+    def one(i: int) -> None:
+        results[i] = schemas.validator("people")
+
+    run_together(one, [(i,) for i in range(n)])
+    return results
+
+
+class SlowSchemas:
+    """Stands in for the meta worker: answers after ``delay`` seconds, like S3 would."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.calls = 0
+        self.schema: dict[str, Any] | None = {"type": "object", "required": ["name"]}
+        self.etag = '"v1"'
+        self._lock = threading.Lock()
+
+    def get_schema(self, schema_id: str, if_none_match: str | None = None) -> dict[str, Any]:
+        with self._lock:
+            self.calls += 1
+        time.sleep(self.delay)
+        if self.schema is None:
+            raise NotFound("no such schema")
+        if if_none_match == self.etag:
+            return {"not_modified": True, "etag": self.etag}
+        return {"schema": jsonbody.dumps(self.schema), "etag": self.etag}
+
+
+def cache(source: SlowSchemas, revalidate_after: float) -> SchemaCache:
+    return SchemaCache(cast(Workers, source), revalidate_after)
+
+
+def test_concurrent_cold_requests_fetch_once() -> None:
+    source = SlowSchemas(delay=0.1)
+    schemas = cache(source, revalidate_after=60)
+    results = all_at_once(16, schemas)
+    assert source.calls == 1
+    assert all(v is not None and v is results[0] for v in results)
+
+
+def test_expiry_is_revalidated_by_one_request_while_the_others_use_the_cached_version() -> None:
+    source = SlowSchemas(delay=0.1)
+    schemas = cache(source, revalidate_after=0.05)
+    first = schemas.validator("people")
+    time.sleep(0.06)
+    results = all_at_once(16, schemas)
+    assert source.calls == 2  # the first load, then one conditional revalidation
+    assert all(v is first for v in results)  # 304: the compiled validator is kept
+
+
+def test_a_changed_schema_applies_after_the_interval() -> None:
+    source = SlowSchemas(delay=0)
+    schemas = cache(source, revalidate_after=0.05)
+    schemas.validate("people", [("k", {"name": "x"})])
+    source.schema, source.etag = {"type": "object", "required": ["age"]}, '"v2"'
+    schemas.validate("people", [("k", {"name": "x"})])  # still within the interval
+    time.sleep(0.06)
+    with pytest.raises(BadRequest):
+        schemas.validate("people", [("k", {"name": "x"})])
+    source.schema = None  # deleted: no schema, no validation
+    time.sleep(0.06)
+    schemas.validate("people", [("k", 5)])
+
+
+def test_without_an_interval_every_request_revalidates() -> None:
+    source = SlowSchemas(delay=0)
+    schemas = cache(source, revalidate_after=0)
+    for _ in range(3):
+        schemas.validator("people")
+    assert source.calls == 3
