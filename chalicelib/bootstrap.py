@@ -73,7 +73,9 @@ def build_storage(settings: Settings) -> Storage:
 
 def build_keyring(settings: Settings, secrets: provisioning.Secrets) -> KeyRing:
     if settings.kms_key_id is not None:
-        return KmsKeyRing(make_kms_client(settings.kms_region), settings.kms_key_id)
+        ring = KmsKeyRing(make_kms_client(settings.kms_region), settings.kms_key_id)
+        ring.resolve()  # once, here: worker.info (the heartbeat) must never wait on KMS
+        return ring
     if settings.master_key is not None:
         return LocalKeyRing.from_master_key(settings.master_key)
     if secrets.key_file is None:
@@ -216,6 +218,9 @@ class Runtime:
         return self._api
 
 
+QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
 def _setup_logging(settings: Settings) -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(
@@ -223,3 +228,7 @@ def _setup_logging(settings: Settings) -> None:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
     logging.getLogger("deltadb").setLevel(settings.log_level)
+    # At DEBUG, botocore logs whole request and response bodies: KMS data keys in clear,
+    # S3 objects, signed headers. Those loggers never go below INFO here.
+    for noisy in QUIET_LOGGERS:
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger(noisy).level))

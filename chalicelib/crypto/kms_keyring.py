@@ -63,13 +63,15 @@ class KmsKeyRing:
 
     @property
     def active_key_id(self) -> str:
-        """The ARN of the configured key (looked up once); the configured name if KMS is out of reach."""
-        if self._arn is None:
-            try:
-                self._arn = str(self._client.describe_key(KeyId=self._configured)["KeyMetadata"]["Arn"])
-            except (ClientError, BotoCoreError):
-                return self._configured
-        return self._arn
+        """The configured key's ARN once known (resolve(), or the first data key); never calls KMS."""
+        return self._arn or self._configured
+
+    def resolve(self) -> None:
+        """Learn the configured key's ARN; on failure keep the configured name (the first data key tells)."""
+        try:
+            self._arn = str(self._client.describe_key(KeyId=self._configured)["KeyMetadata"]["Arn"])
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("could not look up KMS key %s: %s", self._configured, type(exc).__name__)
 
     def check(self) -> str | None:
         """Why the key cannot be used (missing, disabled, no access, unreachable), or None."""

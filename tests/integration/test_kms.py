@@ -7,7 +7,9 @@ stored, and the whole API with its KEK in KMS.
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,6 +111,18 @@ def dead_kms() -> KmsKeyRing:
         config=Config(retries={"total_max_attempts": 2}, connect_timeout=1),
     )
     return KmsKeyRing(client, "alias/any")
+
+
+def test_debug_logging_never_shows_data_keys(kms: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from chalicelib.bootstrap import _setup_logging
+    from chalicelib.config import Settings
+
+    _setup_logging(Settings(log_level="DEBUG"))
+    caplog.set_level(logging.DEBUG)
+    dk = KmsKeyRing(kms, new_key(kms)).generate_data_key(CONTEXT)
+    logging.getLogger("deltadb.test").debug("capture works")
+    assert "capture works" in caplog.text
+    assert base64.b64encode(dk.plaintext).decode() not in caplog.text
 
 
 @pytest.fixture
