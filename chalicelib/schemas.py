@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future
 from typing import Any
 
 import jsonschema
@@ -61,7 +62,9 @@ class SchemaCache:
     One revalidation per schema at a time (single flight): while one request asks the
     storage, the others use the version they already have instead of all asking at once
     (with S3 at tens of milliseconds, every request arriving meanwhile would otherwise
-    fetch it too). Only a request with nothing cached waits for the answer.
+    fetch it too). A request with nothing cached waits for that one answer (or error).
+    invalidate() (this instance wrote the schema) drops the cache and any fetch begun
+    before it, so the next request reads the new version.
     """
 
     def __init__(self, workers: Workers, revalidate_after: float = 0.0) -> None:
@@ -70,52 +73,64 @@ class SchemaCache:
         # schema id -> (etag or None for "no schema", validator or None, checked at)
         self._cache: dict[str, tuple[str | None, Validator | None, float]] = {}
         self._lock = threading.Lock()
-        self._inflight: dict[str, threading.Lock] = {}
+        self._inflight: dict[str, Future[Validator | None]] = {}
+        self._generation: dict[str, int] = {}  # bumped by invalidate(): older fetches are not cached
 
     def invalidate(self, schema_id: str) -> None:
         with self._lock:
             self._cache.pop(schema_id, None)
-
-    def _fresh(self, schema_id: str) -> tuple[str | None, Validator | None, float] | None:
-        cached = self._cache.get(schema_id)
-        if cached is not None and time.monotonic() - cached[2] < self._revalidate_after:
-            return cached
-        return None
+            self._inflight.pop(schema_id, None)  # later requests must not wait on an older fetch
+            self._generation[schema_id] = self._generation.get(schema_id, 0) + 1
 
     def validator(self, schema_id: str) -> Validator | None:
-        if (fresh := self._fresh(schema_id)) is not None:
-            return fresh[1]
         cached = self._cache.get(schema_id)
+        if cached is not None and time.monotonic() - cached[2] < self._revalidate_after:
+            return cached[1]
         with self._lock:
-            flight = self._inflight.setdefault(schema_id, threading.Lock())
-        if not flight.acquire(blocking=cached is None):
-            assert cached is not None
-            return cached[1]  # another request is revalidating: the last known version meanwhile
+            cached = self._cache.get(schema_id)
+            flight = self._inflight.get(schema_id)
+            leader = flight is None
+            if flight is None:
+                flight = self._inflight[schema_id] = Future()
+            generation = self._generation.get(schema_id, 0)
+        if not leader:
+            if cached is not None:
+                return cached[1]  # another request is revalidating: the last known version meanwhile
+            return flight.result()  # the leader's answer, or its exception: nobody fetches twice
         try:
-            if (fresh := self._fresh(schema_id)) is not None:
-                return fresh[1]  # revalidated while this one waited
-            return self._revalidate(schema_id, self._cache.get(schema_id))
+            validator = self._revalidate(schema_id, cached, generation)
+        except BaseException as exc:
+            flight.set_exception(exc)
+            raise
+        else:
+            flight.set_result(validator)
+            return validator
         finally:
-            flight.release()
+            with self._lock:
+                if self._inflight.get(schema_id) is flight:
+                    del self._inflight[schema_id]
 
     def _revalidate(
-        self, schema_id: str, cached: tuple[str | None, Validator | None, float] | None
+        self, schema_id: str, cached: tuple[str | None, Validator | None, float] | None, generation: int
     ) -> Validator | None:
         now = time.monotonic()
         etag = cached[0] if cached else None
         try:
             result = self._workers.get_schema(schema_id, if_none_match=etag)
         except NotFound:
-            with self._lock:
-                self._cache[schema_id] = (None, None, now)
+            self._store(schema_id, (None, None, now), generation)
             return None
         if result.get("not_modified") and cached is not None:
             validator = cached[1]
         else:
             validator = compile_schema(jsonbody.parse(result["schema"]))
-        with self._lock:
-            self._cache[schema_id] = (result["etag"], validator, now)
+        self._store(schema_id, (result["etag"], validator, now), generation)
         return validator
+
+    def _store(self, schema_id: str, entry: tuple[str | None, Validator | None, float], generation: int) -> None:
+        with self._lock:
+            if self._generation.get(schema_id, 0) == generation:  # else this instance changed it meanwhile
+                self._cache[schema_id] = entry
 
     def validate(self, schema_id: str, items: Iterable[tuple[str, Any]]) -> None:
         validator = self.validator(schema_id)

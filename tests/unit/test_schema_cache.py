@@ -9,7 +9,7 @@ from typing import Any, cast
 import pytest
 
 from chalicelib import jsonbody
-from chalicelib.errors import BadRequest, NotFound
+from chalicelib.errors import BadRequest, NotFound, Unavailable
 from chalicelib.remote import Workers
 from chalicelib.schemas import SchemaCache
 from tests.storage_helpers import run_together
@@ -33,12 +33,15 @@ class SlowSchemas:
         self.calls = 0
         self.schema: dict[str, Any] | None = {"type": "object", "required": ["name"]}
         self.etag = '"v1"'
+        self.fail = False
         self._lock = threading.Lock()
 
     def get_schema(self, schema_id: str, if_none_match: str | None = None) -> dict[str, Any]:
         with self._lock:
             self.calls += 1
         time.sleep(self.delay)
+        if self.fail:
+            raise Unavailable("storage unavailable")
         if self.schema is None:
             raise NotFound("no such schema")
         if if_none_match == self.etag:
@@ -88,3 +91,38 @@ def test_without_an_interval_every_request_revalidates() -> None:
     for _ in range(3):
         schemas.validator("people")
     assert source.calls == 3
+
+
+def test_a_write_here_is_seen_at_once_even_during_a_revalidation() -> None:
+    source = SlowSchemas(delay=0.2)
+    schemas = cache(source, revalidate_after=60)
+    old_fetch = threading.Thread(target=schemas.validator, args=("people",))
+    old_fetch.start()  # reads v1 slowly
+    time.sleep(0.05)
+    source.schema, source.etag = {"type": "object", "required": ["age"]}, '"v2"'
+    schemas.invalidate("people")  # this instance just wrote v2
+    with pytest.raises(BadRequest):
+        schemas.validate("people", [("k", {"name": "x"})])
+    old_fetch.join()
+    with pytest.raises(BadRequest):  # the older fetch, finished last, did not bring v1 back
+        schemas.validate("people", [("k", {"name": "x"})])
+
+
+def test_waiters_share_the_one_failure() -> None:
+    source = SlowSchemas(delay=0.2)
+    source.fail = True
+    schemas = cache(source, revalidate_after=60)
+    outcomes: list[Any] = [None] * 6
+
+    def one(i: int) -> None:
+        try:
+            schemas.validator("people")
+        except Unavailable as exc:
+            outcomes[i] = exc
+
+    start = time.monotonic()
+    run_together(one, [(i,) for i in range(6)])
+    assert all(isinstance(o, Unavailable) for o in outcomes)
+    assert source.calls == 1 and time.monotonic() - start < 0.6  # one fetch, not six in a row
+    source.fail = False
+    assert schemas.validator("people") is not None  # a failure is not cached
