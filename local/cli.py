@@ -305,7 +305,10 @@ def up(args: argparse.Namespace) -> int:
     # environment (a forked child would still carry the parent's environment block):
     # no key material, no KMS or storage credentials ever enter the processes that
     # face the network. This process only supervises.
-    env = {k: v for k, v in os.environ.items() if k not in _WORKER_ONLY_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in _WORKER_ONLY_ENV and not k.startswith("AWS_")}
+    # No AWS identity at all: not from files, nor from the instance or container metadata.
+    env |= {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
     env |= {"DELTADB_ROLE": "main", "DELTADB_INVOKER": "pool", "DELTADB_WORKER_URLS": sup.urls()}
     if args.server_workers:
         env["DELTADB_WORKERS"] = str(args.server_workers)
@@ -324,18 +327,46 @@ def up(args: argparse.Namespace) -> int:
         cmd, env=env, start_new_session=True, preexec_fn=_die_with_parent
     )
 
+    stopping: list[float] = []  # when a stop was asked for
+
     def forward(signum: int, _frame: object) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stopping.append(time.monotonic())
         main_proc.send_signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    code: int | None = None
     try:
-        code = main_proc.wait()
+        while code is None:
+            try:
+                code = main_proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                if stopping and time.monotonic() - stopping[0] > 30:
+                    code = -signal.SIGKILL  # its shutdown hangs: _stop_group ends it
     finally:
+        _stop_group(main_proc.pid)  # also HTTP processes orphaned by a main that died
         sup.stop()
-    return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code
+    if stopping:
+        return 0  # a requested stop
+    # The main worker died on its own: report it, so a supervisor (systemd) restarts us.
+    return 128 - code if code < 0 else code or 1
+
+
+def _stop_group(pgid: int, grace: float = 10.0) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,6 +67,9 @@ def test_up_with_kms_and_s3(moto: s3servers.S3Server, tmp_path: Path) -> None:
 
         main_env = main_process_env(srv)
         assert "AWS_SECRET_ACCESS_KEY" not in main_env and "DELTADB_KMS_KEY_ID" not in main_env
+        aws = {k: v for k, v in main_env.items() if k.startswith("AWS_")}
+        assert aws == {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                       "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
     finally:
         srv.cleanup()
 

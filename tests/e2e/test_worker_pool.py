@@ -4,6 +4,7 @@ Invoke API; killing a worker under write load loses no acknowledged write."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -211,3 +212,23 @@ def test_lambda_invoker_against_a_local_worker(tmp_path: Path) -> None:
         main.cleanup()
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(10)
+
+
+def test_up_exits_and_cleans_up_when_its_main_worker_dies(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    srv = ServerProcess(tmp_path / "data", command="up", workers=1)
+    try:
+        srv.start()
+        assert srv.proc is not None
+        found = ["pgrep", "-P", str(srv.proc.pid), "-f", "local.cli serve"]
+        out = subprocess.run(found, capture_output=True, text=True)
+        os.kill(int(out.stdout.split()[0]), signal.SIGKILL)  # the main worker's parent process dies at once
+        assert srv.proc.wait(20) == 128 + signal.SIGKILL  # reported, so a supervisor restarts `up`
+        deadline = time.monotonic() + 15
+        while socket.socket().connect_ex(("127.0.0.1", srv.port)) == 0:  # no orphan keeps the port
+            assert time.monotonic() < deadline, "the main worker's processes outlived it"
+            time.sleep(0.2)
+    finally:
+        srv.cleanup()
