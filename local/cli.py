@@ -77,7 +77,7 @@ def _common(s: argparse.ArgumentParser, default_port: int) -> None:
     s.add_argument("--key-file", help="local keyring file (default <secrets-dir>/keyring.json)")
     s.add_argument("--kms-key-id", help="KEK in AWS KMS: key id, ARN or alias/... (instead of a local keyring)")
     s.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
-    s.add_argument("--threads", type=int, help="request threads per process (default 8)")
+    s.add_argument("--threads", type=int, help="request threads per process (default 8; 32 in a main worker of `up`)")
     s.add_argument("--storage", choices=["auto", "fs", "s3"], help="backend (default auto: S3 if an endpoint is set)")
     s.add_argument("--s3-endpoint", help="host:port or URL of an S3-compatible service (empty: filesystem)")
     s.add_argument("--s3-access-key", help="access key id")
