@@ -19,6 +19,7 @@ from chalice.test import Client
 import app as app_module
 from chalicelib import provisioning
 from chalicelib.config import Settings
+from chalicelib.crypto.keyring import KeyRing
 from chalicelib.storage.base import Storage
 from chalicelib.storage.s3 import S3Options, S3Storage
 from tests import s3servers
@@ -124,6 +125,29 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
     }
     base.update(overrides)
     return Settings(**base)
+
+
+@pytest.fixture
+def app_client(tmp_path: Path) -> Iterator[Any]:
+    """Configure the app's runtime on given adapters; returns a function -> chalice test Client.
+
+    ``app_client(store=..., keyring=..., strict_invoke=..., **settings_overrides)``; the
+    clients are closed at the end of the test.
+    """
+    clients: list[Client] = []
+
+    def configure(
+        *, store: Storage, keyring: KeyRing | None = None, strict_invoke: bool = False, **overrides: Any
+    ) -> Client:
+        settings = make_settings(tmp_path, **overrides)
+        app_module.runtime.configure(settings, storage=store, keyring=keyring, strict_invoke=strict_invoke)
+        client = Client(app_module.app)
+        clients.append(client)
+        return client
+
+    yield configure
+    for c in clients:
+        c.__exit__(None, None, None)
 
 
 class WorkerPool:

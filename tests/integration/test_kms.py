@@ -11,21 +11,18 @@ import base64
 import json
 import logging
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
-from chalice.test import Client
 
 import app as app_module
 from chalicelib.crypto import envelope
 from chalicelib.crypto.keyring import KeyUnavailable
 from chalicelib.crypto.kms_keyring import KmsKeyRing, KmsUnavailable
 from chalicelib.storage.memory import MemoryStorage
-from tests.conftest import ADMIN_KEY, make_settings, s3_endpoint
+from tests.conftest import ADMIN_KEY, s3_endpoint
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 CONTEXT = {"purpose": "deltadb-entity", "db": "people"}
@@ -126,18 +123,8 @@ def test_debug_logging_never_shows_data_keys(kms: Any, caplog: pytest.LogCapture
 
 
 @pytest.fixture
-def api_on(tmp_path: Path) -> Iterator[Any]:
-    clients: list[Client] = []
-
-    def configure(ring: KmsKeyRing, store: MemoryStorage) -> Client:
-        app_module.runtime.configure(make_settings(tmp_path), storage=store, keyring=ring, strict_invoke=True)
-        client = Client(app_module.app)
-        clients.append(client)
-        return client
-
-    yield configure
-    for c in clients:
-        c.__exit__(None, None, None)
+def api_on(app_client: Any) -> Any:
+    return lambda ring, store: app_client(store=store, keyring=ring, strict_invoke=True)
 
 
 def test_the_api_with_its_kek_in_kms(kms: Any, api_on: Any) -> None:

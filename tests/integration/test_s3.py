@@ -10,17 +10,15 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from chalice.test import Client
 
 import app as app_module
 from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFailed, StorageUnavailable
 from chalicelib.storage.s3 import S3Options, S3Storage
-from tests.conftest import ADMIN_KEY, make_settings, s3_endpoint, s3_storage
+from tests.conftest import ADMIN_KEY, s3_endpoint, s3_storage
 from tests.integration.faultproxy import FaultProxy
 from tests.storage_helpers import cas_race, run_together
 
@@ -115,18 +113,8 @@ class Recorder:
 
 
 @pytest.fixture
-def app_on(tmp_path: Path) -> Iterator[Any]:
-    clients: list[Client] = []
-
-    def configure(store: S3Storage, **overrides: Any) -> Client:
-        app_module.runtime.configure(make_settings(tmp_path, storage="s3", **overrides), storage=store)
-        client = Client(app_module.app)
-        clients.append(client)
-        return client
-
-    yield configure
-    for c in clients:
-        c.__exit__(None, None, None)
+def app_on(app_client: Any) -> Any:
+    return lambda store, **overrides: app_client(store=store, storage="s3", **overrides)
 
 
 def test_requests_per_api_operation(store: S3Storage, app_on: Any) -> None:
