@@ -140,25 +140,31 @@ class ChaliceASGI:
         return int(response["statusCode"]), out, payload
 
 
-class _Lazy:
-    """Built on first use inside each server worker process."""
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-    def __init__(self) -> None:
-        self._app: ChaliceASGI | None = None
+
+class LazyApp:
+    """An ASGI app built on first use inside each server process (after Granian forks)."""
+
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self._build = build
+        self._app: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._app is None:
-            import app as app_module  # the one source of routes
-
-            settings = app_module.runtime.settings
-            if settings.invoker != "inprocess":
-                # Connect to the workers now (the pool probes each one at once), not at
-                # the first request: every server process knows its workers before serving.
-                app_module.runtime.invoker  # noqa: B018
-            self._app = ChaliceASGI(
-                app_module.app, settings.max_body_bytes, settings.http_threads, settings.inline_mode
-            )
+            self._app = self._build()
         await self._app(scope, receive, send)
 
 
-application = _Lazy()
+def _routes() -> ChaliceASGI:
+    import app as app_module  # the one source of routes
+
+    settings = app_module.runtime.settings
+    if settings.invoker != "inprocess":
+        # Connect to the workers now (the pool probes each one at once), not at the
+        # first request: every server process knows its workers before serving.
+        app_module.runtime.invoker  # noqa: B018
+    return ChaliceASGI(app_module.app, settings.max_body_bytes, settings.http_threads, settings.inline_mode)
+
+
+application = LazyApp(_routes)

@@ -21,7 +21,7 @@ from typing import Any
 
 from chalicelib.invoke.lambda_ import MAIN_ACCESS_KEY
 from chalicelib.invoke.sigv4 import verify
-from local.asgi import Receive, Scope, Send
+from local.asgi import LazyApp, Receive, Scope, Send
 
 log = logging.getLogger("deltadb.worker")
 
@@ -90,19 +90,13 @@ class WorkerASGI:
         await _reply(send, 200, json.dumps(result).encode(), [(b"x-amz-executed-version", b"$LATEST")])
 
 
-class _Lazy:
-    def __init__(self) -> None:
-        self._app: WorkerASGI | None = None
+def _worker() -> WorkerASGI:
+    import app as app_module
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._app is None:
-            import app as app_module
-
-            settings = app_module.runtime.settings
-            if not settings.worker_secret:
-                raise RuntimeError("a worker needs DELTADB_WORKER_SECRET")
-            self._app = WorkerASGI(app_module.runtime, settings.worker_secret, settings.http_threads)
-        await self._app(scope, receive, send)
+    settings = app_module.runtime.settings
+    if not settings.worker_secret:
+        raise RuntimeError("a worker needs DELTADB_WORKER_SECRET")
+    return WorkerASGI(app_module.runtime, settings.worker_secret, settings.http_threads)
 
 
-application = _Lazy()
+application = LazyApp(_worker)
