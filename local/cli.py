@@ -56,17 +56,9 @@ _FLAG_ENV = {
     "s3_create_bucket": "S3_CREATE_BUCKET",
     "s3_retry_mode": "S3_RETRY_MODE",
 }
-# What a main worker must not hold: key material and storage credentials.
-_WORKER_ONLY_ENV = (
-    "DELTADB_MASTER_KEY",
-    "DELTADB_KEY_FILE",
-    "DELTADB_KMS_KEY_ID",
-    "S3_ACCESS_KEY",
-    "S3_SECRET_KEY",
-    "AWS_ACCESS_KEY_ID",  # for KMS (and S3 without S3_* keys)
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-)
+# What a main worker must not hold: key material and storage credentials (and, in
+# up(), nothing named AWS_*: credentials, profiles and endpoints of the workers).
+_WORKER_ONLY_ENV = ("DELTADB_MASTER_KEY", "DELTADB_KEY_FILE", "DELTADB_KMS_KEY_ID", "S3_ACCESS_KEY", "S3_SECRET_KEY")
 
 
 def _common(s: argparse.ArgumentParser, default_port: int) -> None:
