@@ -37,16 +37,18 @@ class SlowSchemas:
         self._lock = threading.Lock()
 
     def get_schema(self, schema_id: str, if_none_match: str | None = None) -> dict[str, Any]:
+        """The storage reads the version current when the request arrives; the answer comes later."""
         with self._lock:
             self.calls += 1
+            fail, schema, etag = self.fail, self.schema, self.etag
         time.sleep(self.delay)
-        if self.fail:
+        if fail:
             raise Unavailable("storage unavailable")
-        if self.schema is None:
+        if schema is None:
             raise NotFound("no such schema")
-        if if_none_match == self.etag:
-            return {"not_modified": True, "etag": self.etag}
-        return {"schema": jsonbody.dumps(self.schema), "etag": self.etag}
+        if if_none_match == etag:
+            return {"not_modified": True, "etag": etag}
+        return {"schema": jsonbody.dumps(schema), "etag": etag}
 
 
 def cache(source: SlowSchemas, revalidate_after: float) -> SchemaCache:
