@@ -13,7 +13,7 @@ Setups, each with 1 and with 2 workers, in ABBA order over ``--rounds`` rounds:
   (the ``cpu`` column: moto, the relay, wrk, the main and the workers share 2 cores).
 Each run gets a fresh S3 server and is driven by wrk through bench/http_bench.py
 (``--url``: 32 connections, 1 KiB documents, PUT then warm GET, admin key), printing
-req/s and p99. Then the cost of one invocation hop: ``worker.info`` in-process vs
+req/s and p99. Then the cost of one invocation hop: ``DescribeWorker`` (the heartbeat call) in-process vs
 through the pool (Invoke API over HTTP, SigV4-signed), in µs.
 """
 
@@ -91,9 +91,10 @@ def drive(url: str, key: str, duration: float, connections: int) -> dict[str, tu
 
 
 def hop_overhead(n: int) -> dict[str, float]:
-    """Mean µs of one worker.info invocation: in-process vs through a local worker."""
-    import app as app_module
+    """Mean µs of one DescribeWorker invocation: in-process vs through a local worker."""
+    from chalicelib.bootstrap import Runtime
     from chalicelib.config import Settings
+    from chalicelib.handlers.protocol import DescribeWorker
     from chalicelib.invoke.pool import PoolInvoker
 
     tmp = Path(tempfile.mkdtemp(prefix="hop-"))
@@ -107,18 +108,18 @@ def hop_overhead(n: int) -> dict[str, float]:
     )  # fmt: skip
     try:
         time.sleep(3)
-        app_module.runtime.configure(Settings(data_dir=tmp / "d", secrets_dir=tmp / "s", admin_key="x" * 20))
-        local = app_module.runtime.invoker
+        local = Runtime(Settings(data_dir=tmp / "d", secrets_dir=tmp / "s", admin_key="x" * 20)).invoker
         pool = PoolInvoker([f"http://127.0.0.1:{port}"], secret, heartbeat_seconds=3600)
-        event = {"op": "worker.info"}
+        call = DescribeWorker()
+        event = call.to_json()
         timings: dict[str, float] = {}
         for name, inv in (("in-process", local), ("pool (HTTP, signed)", pool)):
             for _ in range(50):
-                inv.invoke("entity_worker", event)
+                inv.invoke(call.function, event)
             samples = []
             for _ in range(n):
                 t = time.perf_counter()
-                inv.invoke("entity_worker", event)
+                inv.invoke(call.function, event)
                 samples.append(time.perf_counter() - t)
             timings[name] = statistics.fmean(samples) * 1e6
         pool.close()
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         one, two = results[f"{label} / 1 worker(s)"], results[f"{label} / 2 worker(s)"]
         print(f"{label}: 2 workers / 1 worker = PUT {two['put'][0] / one['put'][0]:.2f}x, "
               f"GET {two['get'][0] / one['get'][0]:.2f}x")  # fmt: skip
-    print("\none invocation of worker.info, mean:")
+    print("\none invocation of DescribeWorker (the heartbeat), mean:")
     for name, us in hops.items():
         print(f"  {name:22} {us:8.0f} µs")
     print(f"  hop overhead           {hops['pool (HTTP, signed)'] - hops['in-process']:8.0f} µs")

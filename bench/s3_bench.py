@@ -202,9 +202,10 @@ def requests_per_operation(endpoint: str) -> dict[str, Any]:
     """Count S3 requests per API operation with botocore hooks on the app's S3 client."""
     from chalice.test import Client
 
-    import app as app_module
+    from chalicelib.bootstrap import Runtime
     from chalicelib.config import Settings
     from chalicelib.storage.s3 import S3Options, S3Storage
+    from chalicelib.webapp import create_app
 
     tmp = Path(tempfile.mkdtemp(prefix="s3count-"))
     key = secrets.token_urlsafe(24)
@@ -213,7 +214,7 @@ def requests_per_operation(endpoint: str) -> dict[str, Any]:
     )
     assert store.check(create=True) is None
     settings = Settings(data_dir=tmp / "d", secrets_dir=tmp / "s", admin_key=key, storage="s3")
-    app_module.runtime.configure(settings, storage=store)
+    runtime = Runtime(settings, storage=store)
     ops: Counter[str] = Counter()
     statuses: list[str] = []
     store.client.meta.events.register(
@@ -224,7 +225,7 @@ def requests_per_operation(endpoint: str) -> dict[str, Any]:
     )
     admin = {"Authorization": f"Bearer {key}"}
     results: dict[str, Any] = {}
-    with Client(app_module.app) as client:
+    with Client(create_app(runtime)) as client:
         created = json.loads(client.http.post("/api/keys", body='{"name":"b","permissions":["read","write"]}',
                                               headers=admin).body)  # fmt: skip
         token = json.loads(client.http.post("/api/login", body=json.dumps({"key": created["secret"]})).body)["token"]
@@ -242,7 +243,7 @@ def requests_per_operation(endpoint: str) -> dict[str, Any]:
             measure(f"PUT 1 entity [{who}]", "PUT", "/entity/db", json.dumps({"k": {"doc": DOC}}), h)
             measure(f"PUT 10 entities [{who}]", "PUT", "/entity/db",
                     json.dumps({f"m{i}": i for i in range(10)}), h)  # fmt: skip
-            app_module.runtime.worker.entity_worker.entities._cache.clear()
+            runtime.processing.entity_handler.entities.cache.clear()
             measure(f"GET cold [{who}]", "GET", "/entity/db?key=k", None, h)
             measure(f"GET warm [{who}]", "GET", "/entity/db?key=k", None, h)
             measure(f"DELETE [{who}]", "DELETE", "/entity/db?key=m0", None, h)

@@ -1,22 +1,22 @@
 """Composition root: builds every adapter from Settings, once, on first use.
 
-Nothing else reads configuration. Importing app.py builds nothing; the first
-request (or Lambda invocation) does, so a cold start pays only for what it uses:
-the routes build the Api (auth, schema cache, invoker), the processing handlers
-build storage and the keyring.
+Everything is built here and only here: the app (app.py, through chalicelib/webapp.py),
+the ``deltadb`` CLI's preflight (local/) and the tests all go through these builders.
+Importing app.py builds nothing; the first request (or Lambda invocation) does, so a
+cold start pays only for the side it runs: the routes build the services (auth, schema
+cache, invoker), the processing handlers build storage and the keyring.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from chalicelib import provisioning
-from chalicelib.api import Api
 from chalicelib.auth.admin import AdminKey
 from chalicelib.auth.authenticator import Authenticator
 from chalicelib.auth.sessions import SessionTokens
@@ -26,55 +26,57 @@ from chalicelib.crypto.kms_keyring import KmsKeyRing
 from chalicelib.crypto.kms_keyring import make_client as make_kms_client
 from chalicelib.crypto.local_keyring import LocalKeyRing
 from chalicelib.entities import EntityStore
-from chalicelib.handlers.entity_worker import EntityWorker
-from chalicelib.handlers.meta_worker import MetaWorker
-from chalicelib.invoke.base import ENTITY_WORKER, META_WORKER, Invoker
-from chalicelib.invoke.inprocess import InProcessInvoker
-from chalicelib.invoke.lambda_ import LambdaInvoker
-from chalicelib.invoke.lambda_ import make_client as make_lambda_client
-from chalicelib.invoke.pool import PoolInvoker
-from chalicelib.remote import Workers
+from chalicelib.handler_client import HandlerClient
+from chalicelib.handlers.dispatch import Handler
+from chalicelib.handlers.entity_handler import EntityHandler
+from chalicelib.handlers.meta_handler import MetaHandler
+from chalicelib.handlers.protocol import ENTITY_FUNCTION, FUNCTIONS
+from chalicelib.invoke.base import Event, Invoker, Result
+from chalicelib.lazy import once
+from chalicelib.records import HandlerRecords
 from chalicelib.schemas import SchemaCache
+from chalicelib.services import Services
+from chalicelib.services.admin import AdminService
+from chalicelib.services.entities import EntityService
+from chalicelib.services.keys import KeyService
+from chalicelib.services.schemas import SchemaService
 from chalicelib.storage.base import Storage
-from chalicelib.storage.fs import FileStorage
-from chalicelib.storage.s3 import S3Options, S3Storage
 
 log = logging.getLogger("deltadb")
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-
-@dataclass
-class WorkerSide:
-    storage: Storage
-    keyring: KeyRing
-    entity_worker: EntityWorker
-    meta_worker: MetaWorker
-
-
-def s3_options(settings: Settings) -> S3Options:
-    return S3Options(
-        bucket=settings.s3_bucket,
-        endpoint=settings.s3_endpoint,
-        access_key=settings.s3_access_key,
-        secret_key=settings.s3_secret_key,
-        region=settings.s3_region,
-        use_ssl=settings.s3_use_ssl,
-        retry_mode=settings.s3_retry_mode,
-        unquoted_if_match=settings.s3_unquoted_etag,
-    )
-
-
+# -- builders (also used by the CLI's preflight) -------------------------------------
 def build_storage(settings: Settings) -> Storage:
     if settings.backend == "s3":
-        return S3Storage.from_options(s3_options(settings))
+        from chalicelib.storage.s3 import S3Options, S3Storage  # boto3: only where S3 is used
+
+        return S3Storage.from_options(
+            S3Options(
+                bucket=settings.s3_bucket,
+                endpoint=settings.s3_endpoint,
+                access_key=settings.s3_access_key,
+                secret_key=settings.s3_secret_key,
+                region=settings.s3_region,
+                use_ssl=settings.s3_use_ssl,
+                retry_mode=settings.s3_retry_mode,
+                unquoted_if_match=settings.s3_unquoted_etag,
+                create_bucket=settings.s3_create_bucket,
+            )
+        )
+    from chalicelib.storage.fs import FileStorage
+
     return FileStorage(settings.data_dir)
+
+
+def build_kms_keyring(settings: Settings) -> KmsKeyRing:
+    assert settings.kms_key_id is not None
+    return KmsKeyRing(make_kms_client(settings.kms_region), settings.kms_key_id)
 
 
 def build_keyring(settings: Settings, secrets: provisioning.Secrets) -> KeyRing:
     if settings.kms_key_id is not None:
-        ring = KmsKeyRing(make_kms_client(settings.kms_region), settings.kms_key_id)
-        ring.resolve()  # once, here: worker.info (the heartbeat) must never wait on KMS
+        ring = build_kms_keyring(settings)
+        ring.resolve()  # once, here: the heartbeat (DescribeWorker) must never wait on KMS
         return ring
     if settings.master_key is not None:
         return LocalKeyRing.from_master_key(settings.master_key)
@@ -83,145 +85,138 @@ def build_keyring(settings: Settings, secrets: provisioning.Secrets) -> KeyRing:
     return LocalKeyRing.from_file(secrets.key_file)
 
 
+def build_invoker(settings: Settings, local: Callable[[str, Event], Result], strict: bool = False) -> Invoker:
+    """``local(function, event)`` answers in-process invocations."""
+    s = settings
+    if s.invoker == "pool":
+        from chalicelib.invoke.pool import PoolInvoker
+
+        assert s.worker_secret is not None
+        return PoolInvoker(s.worker_urls, s.worker_secret, timeout=s.worker_timeout)
+    if s.invoker == "lambda":
+        from chalicelib.invoke.lambda_ import LambdaInvoker
+        from chalicelib.invoke.lambda_ import make_client as make_lambda_client
+
+        signed = s.lambda_endpoint is not None  # local workers check our signature
+        client = make_lambda_client(
+            s.lambda_endpoint, s.worker_secret if signed else None, timeout=s.worker_timeout, attempts=3
+        )
+        return LambdaInvoker(client, s.lambda_function_names(FUNCTIONS))
+    from chalicelib.invoke.inprocess import InProcessInvoker
+
+    return InProcessInvoker({name: partial(_local_entry, local, name) for name in FUNCTIONS}, strict=strict)
+
+
+def _local_entry(local: Callable[[str, Event], Result], function: str, event: Event, _context: Any) -> Result:
+    return local(function, event)
+
+
+@dataclass(frozen=True)
+class Processing:
+    """The processing side of one process: storage, keys and the two handlers."""
+
+    storage: Storage
+    keyring: KeyRing
+    entity_handler: EntityHandler
+    meta_handler: MetaHandler
+
+    def handler(self, function: str) -> Handler:
+        return self.entity_handler if function == ENTITY_FUNCTION else self.meta_handler
+
+
 class Runtime:
-    """Holds the built adapters for one process. Thread-safe lazy construction."""
+    """Everything one process builds, from one Settings, each part on first use (thread-safe).
 
-    def __init__(self, handlers: Mapping[str, Handler]) -> None:
-        self._handlers = dict(handlers)
-        self._lock = threading.RLock()
-        self._settings: Settings | None = None
-        self._secrets: provisioning.Secrets | None = None
-        self._worker: WorkerSide | None = None
-        self._api: Api | None = None
-        self._invoker: Invoker | None = None
-        self.strict_invoke = False
+    Production builds it from the environment (``Runtime()``); tests and tools pass their
+    own settings and, where they want, adapters to use instead of building them.
+    """
 
-    # -- configuration -----------------------------------------------------------
-    def configure(
+    def __init__(
         self,
-        settings: Settings,
+        settings: Settings | None = None,
         *,
         storage: Storage | None = None,
         keyring: KeyRing | None = None,
         invoker: Invoker | None = None,
         strict_invoke: bool = False,
     ) -> None:
-        """Replace the configuration (tests, the CLI). Drops everything built so far."""
-        with self._lock:
-            self._settings = settings
-            self._secrets = None
-            self._api = None
-            self._invoker = invoker
-            self.strict_invoke = strict_invoke
-            self._worker = None
-            if storage is not None or keyring is not None:
-                st = storage or build_storage(settings)
-                kr = keyring or build_keyring(settings, self.secrets)
-                self._worker = self._make_worker(st, kr)
+        if settings is not None:
+            self.__dict__["settings"] = settings
+        self._storage, self._keyring, self._invoker = storage, keyring, invoker
+        self.strict_invoke = strict_invoke  # in-process invocations round-trip through JSON
 
-    @property
+    function_names = FUNCTIONS
+
+    @once
     def settings(self) -> Settings:
-        if self._settings is None:
-            with self._lock:
-                if self._settings is None:
-                    self._settings = Settings.from_env()
-                    _setup_logging(self._settings)
-        return self._settings
+        settings = Settings.from_env()
+        setup_logging(settings)
+        return settings
 
-    @property
+    @once
     def secrets(self) -> provisioning.Secrets:
-        if self._secrets is None:
-            with self._lock:
-                if self._secrets is None:
-                    self._secrets = provisioning.ensure(self.settings)
-                    if self._secrets.generated_admin_key:
-                        # Printed (not logged) once, so it reaches the operator's terminal only.
-                        print(
-                            f"Generated admin key (shown once; only its hash is kept): "
-                            f"{self._secrets.generated_admin_key}",
-                            file=sys.stderr,
-                            flush=True,
-                        )
-        return self._secrets
+        secrets = provisioning.ensure(self.settings)
+        if secrets.generated_admin_key:
+            # Printed (not logged) once, so it reaches the operator's terminal only.
+            print(
+                f"Generated admin key (shown once; only its hash is kept): {secrets.generated_admin_key}",
+                file=sys.stderr,
+                flush=True,
+            )
+        return secrets
 
     # -- processing side ---------------------------------------------------------
-    def _make_worker(self, storage: Storage, keyring: KeyRing) -> WorkerSide:
+    @once
+    def processing(self) -> Processing:
         s = self.settings
+        if s.role == "main" and self._storage is None:
+            raise RuntimeError("the main worker holds no keys and no storage")
+        storage = self._storage or build_storage(s)
+        keyring = self._keyring or build_keyring(s, self.secrets)
         entities = EntityStore(storage, keyring, cache_entries=s.cache_entries)
         tags = {"mode": "in-process"} if s.role == "all" else {"mode": "worker"}
-        return WorkerSide(storage, keyring, EntityWorker(entities, s.worker_id, tags), MetaWorker(storage))
+        return Processing(storage, keyring, EntityHandler(entities, s.worker_id, tags), MetaHandler(storage))
 
-    @property
-    def handler_names(self) -> list[str]:
-        return [ENTITY_WORKER, META_WORKER]
-
-    @property
-    def worker(self) -> WorkerSide:
-        if self._worker is None:
-            with self._lock:
-                if self._worker is None:
-                    if self.settings.role == "main":
-                        raise RuntimeError("the main worker holds no keys and no storage")
-                    s = self.settings
-                    self._worker = self._make_worker(build_storage(s), build_keyring(s, self.secrets))
-        return self._worker
-
-    def handle(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
-        """Entry point of the processing handlers declared in app.py."""
-        worker = self.worker
-        return worker.entity_worker(event) if function == ENTITY_WORKER else worker.meta_worker(event)
+    def handle(self, function: str, event: Event) -> Result:
+        """Entry point of the processing functions (Lambda, local workers, in-process)."""
+        return self.processing.handler(function)(event)
 
     # -- route side --------------------------------------------------------------
-    @property
+    @once
     def invoker(self) -> Invoker:
-        if self._invoker is None:
-            with self._lock:
-                if self._invoker is None:
-                    self._invoker = self._build_invoker(self.settings)
-        return self._invoker
+        return self._invoker or build_invoker(self.settings, self.handle, self.strict_invoke)
 
-    def _build_invoker(self, s: Settings) -> Invoker:
-        if s.invoker == "pool":
-            assert s.worker_secret is not None
-            return PoolInvoker(s.worker_urls, s.worker_secret, timeout=s.worker_timeout)
-        if s.invoker == "lambda":
-            local = s.lambda_endpoint is not None  # local workers check our signature
-            client = make_lambda_client(
-                s.lambda_endpoint, s.worker_secret if local else None, timeout=s.worker_timeout, attempts=3
+    @once
+    def services(self) -> Services:
+        s, sec = self.settings, self.secrets
+        if s.dev_mode:
+            log.warning(
+                "DEV MODE: no admin key; POST /api/login with any client_id yields a "
+                "read+write token. Never run a deployed stage like this."
             )
-            return LambdaInvoker(client, s.lambda_function_names((ENTITY_WORKER, META_WORKER)))
-        return InProcessInvoker(
-            {name: self._handlers[name] for name in (ENTITY_WORKER, META_WORKER)},
-            strict=self.strict_invoke,
+        handlers = HandlerClient(self.invoker)
+        records = HandlerRecords(handlers)
+        auth = Authenticator(
+            AdminKey(sec.admin_sha256) if sec.admin_sha256 else None,
+            SessionTokens(sec.session_secret, s.token_ttl_seconds),
+            records,
+            s.dev_mode,
         )
-
-    @property
-    def api(self) -> Api:
-        if self._api is None:
-            with self._lock:
-                if self._api is None:
-                    s, sec = self.settings, self.secrets
-                    if s.dev_mode:
-                        log.warning(
-                            "DEV MODE: no admin key; POST /api/login with any client_id yields a "
-                            "read+write token. Never run a deployed stage like this."
-                        )
-                    workers = Workers(self.invoker)
-                    auth = Authenticator(
-                        AdminKey(sec.admin_sha256) if sec.admin_sha256 else None,
-                        SessionTokens(sec.session_secret, s.token_ttl_seconds),
-                        workers,
-                        s.dev_mode,
-                    )
-                    schemas = SchemaCache(workers, s.schema_revalidate)
-                    self._api = Api(auth, workers, schemas, s.max_body_bytes)
-        return self._api
+        schema_cache = SchemaCache(records, s.schema_revalidate)
+        return Services(
+            auth=auth,
+            entities=EntityService(handlers, schema_cache),
+            schemas=SchemaService(handlers, schema_cache),
+            keys=KeyService(auth, handlers),
+            admin=AdminService(handlers),
+            max_body_bytes=s.max_body_bytes,
+        )
 
 
 QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 
 
-def _setup_logging(settings: Settings) -> None:
+def setup_logging(settings: Settings) -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=settings.log_level,

@@ -8,10 +8,8 @@ the cached value, so a write through any other process is seen at once.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 from chalicelib import names
+from chalicelib.caches import Bounded
 from chalicelib.crypto import envelope
 from chalicelib.crypto.keyring import KeyRing
 from chalicelib.storage.base import NotModified, ObjectNotFound, Storage
@@ -28,23 +26,16 @@ class EntityStore:
     def __init__(self, storage: Storage, keyring: KeyRing, cache_entries: int = 10_000) -> None:
         self.storage = storage
         self.keyring = keyring
-        self._cache: OrderedDict[str, tuple[str, str]] = OrderedDict()  # object -> (etag, value)
-        self._cache_size = cache_entries
-        self._lock = threading.Lock()
+        self.cache: Bounded[str, tuple[str, str]] = Bounded.lru(cache_entries)  # object -> (etag, value)
 
     def _remember(self, obj: str, etag: str, value: str) -> None:
-        if self._cache_size == 0 or len(value) > MAX_CACHED_VALUE:
+        if len(value) > MAX_CACHED_VALUE:
             self._forget(obj)
             return
-        with self._lock:
-            self._cache[obj] = (etag, value)
-            self._cache.move_to_end(obj)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self.cache.put(obj, (etag, value))
 
     def _forget(self, obj: str) -> None:
-        with self._lock:
-            self._cache.pop(obj, None)
+        self.cache.discard(obj)
 
     def put(
         self, db: str, key: str, value_json: str, *, if_match: str | None = None, if_none_match: bool = False
@@ -69,7 +60,7 @@ class EntityStore:
         names.validate(db, "database name")
         names.validate(key, "entity key")
         obj = entity_object(db, key)
-        cached = self._cache.get(obj)
+        cached = self.cache.get(obj)
         # Revalidate with the caller's etag if it has one, else with the cached one.
         probe = if_none_match if if_none_match is not None else (cached[0] if cached else None)
         try:

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from chalicelib.auth.admin import sha256_hex
+from chalicelib.auth.digest import sha256_hex
 from chalicelib.config import ConfigError, Settings
 from chalicelib.crypto.local_keyring import LocalKeyRing
+from chalicelib.files import create_exclusive
 
 
 @dataclass(frozen=True)
@@ -30,23 +30,6 @@ class Secrets:
     session_secret: bytes
     key_file: Path | None
     generated_admin_key: str | None  # set only by the call that created it
-
-
-def _create_exclusive(path: Path, content: bytes) -> bool:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, content)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        os.unlink(tmp)
 
 
 def ensure(settings: Settings) -> Secrets:
@@ -65,7 +48,7 @@ def ensure(settings: Settings) -> Secrets:
     session_secret = settings.session_secret
     if session_secret is None:
         path = folder / "session.key"
-        _create_exclusive(path, base64.b64encode(secrets.token_bytes(32)))
+        create_exclusive(path, base64.b64encode(secrets.token_bytes(32)))
         session_secret = base64.b64decode(path.read_bytes())
 
     generated = None
@@ -75,7 +58,7 @@ def ensure(settings: Settings) -> Secrets:
     elif admin_sha256 is None and not settings.dev_mode:
         path = folder / "admin.json"
         candidate = "ak_" + secrets.token_urlsafe(32)
-        if _create_exclusive(path, json.dumps({"sha256": sha256_hex(candidate)}).encode()):
+        if create_exclusive(path, json.dumps({"sha256": sha256_hex(candidate)}).encode()):
             generated = candidate
         admin_sha256 = json.loads(path.read_text())["sha256"]
     return Secrets(admin_sha256, session_secret, key_file, generated)

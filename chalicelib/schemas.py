@@ -23,7 +23,7 @@ from jsonschema.protocols import Validator
 
 from chalicelib import jsonbody
 from chalicelib.errors import BadRequest, NotFound
-from chalicelib.remote import Workers
+from chalicelib.records import SchemaDocuments
 
 _DEFAULT = jsonschema.Draft202012Validator
 
@@ -67,8 +67,8 @@ class SchemaCache:
     before it, so the next request reads the new version.
     """
 
-    def __init__(self, workers: Workers, revalidate_after: float = 0.0) -> None:
-        self._workers = workers
+    def __init__(self, documents: SchemaDocuments, revalidate_after: float = 0.0) -> None:
+        self._documents = documents
         self._revalidate_after = revalidate_after
         # schema id -> (etag or None for "no schema", validator or None, checked at)
         self._cache: dict[str, tuple[str | None, Validator | None, float]] = {}
@@ -116,15 +116,15 @@ class SchemaCache:
         now = time.monotonic()
         etag = cached[0] if cached else None
         try:
-            result = self._workers.get_schema(schema_id, if_none_match=etag)
+            document = self._documents.get_schema(schema_id, if_none_match=etag)
         except NotFound:
             self._store(schema_id, (None, None, now), generation)
             return None
-        if result.get("not_modified") and cached is not None:
+        if document.not_modified and cached is not None:
             validator = cached[1]
         else:
-            validator = compile_schema(jsonbody.parse(result["schema"]))
-        self._store(schema_id, (result["etag"], validator, now), generation)
+            validator = compile_schema(jsonbody.parse(document.schema))
+        self._store(schema_id, (document.etag, validator, now), generation)
         return validator
 
     def _store(self, schema_id: str, entry: tuple[str | None, Validator | None, float], generation: int) -> None:

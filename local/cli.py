@@ -27,12 +27,11 @@ import time
 from botocore.exceptions import BotoCoreError
 
 from chalicelib import provisioning
-from chalicelib.bootstrap import s3_options
+from chalicelib.bootstrap import build_storage
 from chalicelib.config import ConfigError, Settings
 from chalicelib.crypto.kms_keyring import KmsKeyRing
 from chalicelib.crypto.kms_keyring import make_client as make_kms_client
 from chalicelib.storage.fs import FileStorage
-from chalicelib.storage.s3 import S3Storage
 
 # flag -> environment variable; flags win over the environment.
 _FLAG_ENV = {
@@ -167,7 +166,7 @@ def _prepare(host: str, port: int) -> tuple[Settings, provisioning.Secrets, str]
             print(f"deltadb: KMS key not usable: {problem}", file=sys.stderr)
             return 2
     if settings.backend == "s3":
-        problem = S3Storage.from_options(s3_options(settings)).check(create=settings.s3_create_bucket)
+        problem = build_storage(settings).check()
         if problem:
             print(f"deltadb: S3 storage not usable: {problem}", file=sys.stderr)
             return 2

@@ -19,8 +19,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from chalicelib.invoke.lambda_ import MAIN_ACCESS_KEY
-from chalicelib.invoke.sigv4 import verify
+from chalicelib.invoke.sigv4 import MAIN_ACCESS_KEY, verify
 from local.asgi import LazyApp, Receive, Scope, Send
 
 log = logging.getLogger("deltadb.worker")
@@ -44,7 +43,7 @@ class WorkerASGI:
         self.runtime = runtime
         self.secret = secret
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deltadb-worker")
-        self.names = set(runtime.handler_names)
+        self.names = set(runtime.function_names)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

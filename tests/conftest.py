@@ -16,12 +16,14 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-import app as app_module
 from chalicelib import provisioning
+from chalicelib.bootstrap import Runtime
 from chalicelib.config import Settings
 from chalicelib.crypto.keyring import KeyRing
+from chalicelib.handlers.protocol import DescribeWorker, WorkerStatus
 from chalicelib.storage.base import Storage
 from chalicelib.storage.s3 import S3Options, S3Storage
+from chalicelib.webapp import create_app
 from tests import s3servers
 
 BACKENDS = ["fs", "moto", "localstack"]
@@ -41,14 +43,36 @@ class ChaliceLambdaInvoker:
         result: dict[str, Any] = json.loads(json.dumps(self._client.lambda_.invoke(function, event).payload))
         return result
 
-    def invoke_many(self, function: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [self.invoke(function, e) for e in events]
-
     def invoke_async(self, function: str, event: dict[str, Any]) -> None:
         self.invoke(function, event)
 
-    def workers(self) -> list[dict[str, Any]]:
-        return [self.invoke("entity_worker", {"op": "worker.info"})["worker"]]
+    def workers(self) -> list[WorkerStatus]:
+        call = DescribeWorker()
+        return [call.decode_reply(self.invoke(call.function, call.to_json()))]
+
+
+class AppClient(Client):
+    """chalice.test.Client on an app of its own, built on ``runtime`` by the app factory."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(create_app(runtime))
+        self.runtime = runtime
+
+
+class LateInvoker:
+    """An invoker known only once the app exists (the app's Lambda entry points)."""
+
+    def __init__(self, holder: list[ChaliceLambdaInvoker]) -> None:
+        self._holder = holder
+
+    def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        return self._holder[0].invoke(function, event)
+
+    def invoke_async(self, function: str, event: dict[str, Any]) -> None:
+        self._holder[0].invoke_async(function, event)
+
+    def workers(self) -> list[WorkerStatus]:
+        return self._holder[0].workers()
 
 
 ADMIN_KEY = "test-admin-key-0123456789"
@@ -68,8 +92,9 @@ class Reply:
 class Api:
     """Thin wrapper over chalice.test.Client that speaks JSON."""
 
-    def __init__(self, client: Client, data_dir: Path, storage: Storage) -> None:
+    def __init__(self, client: AppClient, data_dir: Path, storage: Storage) -> None:
         self.client = client
+        self.runtime = client.runtime
         self.data_dir = data_dir
         self.storage = storage  # the raw store, for tests that look at or tamper with objects
 
@@ -129,7 +154,7 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
 
 @pytest.fixture
 def app_client(tmp_path: Path) -> Iterator[Any]:
-    """Configure the app's runtime on given adapters; returns a function -> chalice test Client.
+    """An app of its own on given adapters; returns a function -> chalice test Client (with ``.runtime``).
 
     ``app_client(store=..., keyring=..., strict_invoke=..., **settings_overrides)``; the
     clients are closed at the end of the test.
@@ -138,10 +163,9 @@ def app_client(tmp_path: Path) -> Iterator[Any]:
 
     def configure(
         *, store: Storage, keyring: KeyRing | None = None, strict_invoke: bool = False, **overrides: Any
-    ) -> Client:
+    ) -> AppClient:
         settings = make_settings(tmp_path, **overrides)
-        app_module.runtime.configure(settings, storage=store, keyring=keyring, strict_invoke=strict_invoke)
-        client = Client(app_module.app)
+        client = AppClient(Runtime(settings, storage=store, keyring=keyring, strict_invoke=strict_invoke))
         clients.append(client)
         return client
 
@@ -247,11 +271,11 @@ def backend(mode: tuple[str, str]) -> str:
 def configure(
     tmp_path: Path, backend: str, mode: tuple[str, str], s3_server_pool: dict[str, s3servers.S3Server]
 ) -> Iterator[Any]:
-    """Reconfigure the app's runtime; returns a function (settings overrides) -> Api.
+    """A new app and runtime per call; returns a function (settings overrides) -> Api.
 
     Calls within one test share the same store, as restarts of one server would.
     """
-    clients: list[Client] = []
+    clients: list[AppClient] = []
     store: list[Storage] = []
     pool: list[WorkerPool] = []
 
@@ -266,19 +290,24 @@ def configure(
         settings = make_settings(tmp_path, **overrides)
         if not store and backend != "fs":
             store.append(s3_storage(s3_endpoint(s3_server_pool, backend)))
-        client = Client(app_module.app)
-        invoker = ChaliceLambdaInvoker(client) if mode[1] == "chalice-lambda" else None
-        app_module.runtime.configure(settings, strict_invoke=True, storage=store[0] if store else None, invoker=invoker)
-        storage = app_module.runtime.worker.storage
+        invoker: list[ChaliceLambdaInvoker] = []
+        runtime = Runtime(
+            settings,
+            strict_invoke=True,
+            storage=store[0] if store else None,
+            invoker=LateInvoker(invoker) if mode[1] == "chalice-lambda" else None,
+        )
+        client = AppClient(runtime)
+        invoker.append(ChaliceLambdaInvoker(client))  # through this app's own Lambda entry points
         clients.append(client)
-        return Api(client, settings.data_dir, storage)
+        return Api(client, settings.data_dir, runtime.processing.storage)
 
     yield _configure
     for c in clients:
         c.__exit__(None, None, None)
-    close = getattr(app_module.runtime.invoker, "close", None)
-    if close is not None:
-        close()
+        close = getattr(c.runtime.invoker, "close", None)
+        if close is not None:
+            close()
     for p in pool:
         p.stop()
 

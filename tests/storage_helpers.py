@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from chalicelib.storage.base import PreconditionFailed, Storage
+from chalicelib.storage.base import Storage, VersionMismatch
 
 
 def run_together(target: Callable[..., Any], args: Iterable[tuple[Any, ...]]) -> None:
@@ -26,7 +26,7 @@ def cas_increment(storage: Storage, key: str, times: int) -> None:
             try:
                 storage.put(key, str(int(cur.data) + 1).encode(), if_match=cur.etag)
                 break
-            except PreconditionFailed:
+            except VersionMismatch:
                 continue
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-
-def sha256_hex(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+from chalicelib.auth.digest import sha256_digest, sha256_hex
 
 
 class AdminKey:
@@ -21,5 +19,5 @@ class AdminKey:
     def from_secret(cls, secret: str) -> AdminKey:
         return cls(sha256_hex(secret))
 
-    def matches(self, presented_sha256: bytes) -> bool:
-        return hmac.compare_digest(self._digest, presented_sha256)
+    def matches(self, presented: str) -> bool:
+        return hmac.compare_digest(self._digest, sha256_digest(presented))

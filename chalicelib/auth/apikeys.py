@@ -6,32 +6,21 @@ in front so a lookup is one read by id followed by a constant-time hash compare.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.auth.digest import sha256_digest, sha256_hex
 from chalicelib.auth.principal import PERMISSIONS, ordered
 from chalicelib.durations import parse_duration
 from chalicelib.errors import BadRequest
+from chalicelib.timestamps import parse_rfc3339, rfc3339
 
 _ID = re.compile(r"[0-9a-f]{16}")
 MAX_NAME_LENGTH = 200
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-def secret_digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def split_secret(secret: str) -> str | None:
@@ -94,7 +83,7 @@ class KeyRecord:
         return self.enabled and (exp is None or now < exp)
 
     def secret_matches(self, secret: str) -> bool:
-        return hmac.compare_digest(bytes.fromhex(self.secret_sha256), bytes.fromhex(secret_digest(secret)))
+        return hmac.compare_digest(bytes.fromhex(self.secret_sha256), sha256_digest(secret))
 
 
 def new_key(body: Any, now: datetime) -> tuple[KeyRecord, str]:
@@ -134,6 +123,6 @@ def new_key(body: Any, now: datetime) -> tuple[KeyRecord, str]:
         created_at=rfc3339(now),
         expires_at=expires_at,
         enabled=True,
-        secret_sha256=secret_digest(secret),
+        secret_sha256=sha256_hex(secret),
     )
     return record, secret

@@ -1,44 +1,52 @@
-"""Turns an ``Authorization`` header into a Principal, or raises Unauthorized (401).
+"""Turns a credential into who is calling, or raises Unauthorized (401).
 
 Three credentials work everywhere: the admin key, a ``dk_`` API key secret, and a
-session token from ``POST /api/login``. API keys are looked up on every use (one
-small read through the meta handler), so a deleted or expired key — and every
-session made from it — is refused at once on every instance.
+session token from ``POST /api/login``. Which kind a credential is gets decided here
+once, for requests and for login alike. API keys are looked up on every use (one
+small read through the meta handler), so a deleted or expired key — and every session
+made from it — is refused at once on every instance.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 
 from chalicelib.auth.admin import AdminKey
 from chalicelib.auth.apikeys import KeyRecord, split_secret
 from chalicelib.auth.principal import ADMIN_PRINCIPAL, Principal
-from chalicelib.auth.sessions import SessionTokens
+from chalicelib.auth.sessions import SessionClaims, SessionTokens
 from chalicelib.errors import Unauthorized
-from chalicelib.remote import Workers
+from chalicelib.records import KeyRecords
 
 
 class Authenticator:
-    def __init__(self, admin: AdminKey | None, sessions: SessionTokens, workers: Workers, dev_mode: bool) -> None:
+    def __init__(self, admin: AdminKey | None, sessions: SessionTokens, records: KeyRecords, dev_mode: bool) -> None:
         self.admin = admin
         self.sessions = sessions
-        self.workers = workers
+        self.records = records
         self.dev_mode = dev_mode
 
     def is_admin_key(self, credential: str) -> bool:
-        if self.admin is None:
-            return False
-        return self.admin.matches(hashlib.sha256(credential.encode("utf-8", "surrogatepass")).digest())
+        return self.admin is not None and self.admin.matches(credential)
 
     def resolve_api_key(self, secret: str) -> KeyRecord:
         key_id = split_secret(secret)
-        record = self.workers.get_key(key_id) if key_id else None
+        record = self.records.get_key(key_id) if key_id else None
         if record is None or not record.secret_matches(secret):
             raise Unauthorized("invalid credential")
         if not record.usable(datetime.now(UTC)):
             raise Unauthorized("API key expired or disabled")
         return record
+
+    def key_session(self, key: str) -> tuple[SessionClaims, datetime | None]:
+        """What a session opened with ``key`` (admin key or ``dk_`` secret) carries, and its latest end."""
+        if self.is_admin_key(key):
+            assert self.admin is not None
+            return SessionClaims("admin", ADMIN_PRINCIPAL.permissions, None, self.admin.fingerprint, False), None
+        if key.startswith("dk_"):
+            record = self.resolve_api_key(key)
+            return SessionClaims(record.name, frozenset(record.permissions), record.id, None, False), record.expiry()
+        raise Unauthorized("invalid key")
 
     def authenticate(self, header: str | None) -> Principal:
         if not header:
@@ -59,7 +67,7 @@ class Authenticator:
     def _session(self, token: str) -> Principal:
         claims = self.sessions.verify(token)
         if claims.key_id:
-            record = self.workers.get_key(claims.key_id)
+            record = self.records.get_key(claims.key_id)
             if record is None or not record.usable(datetime.now(UTC)):
                 raise Unauthorized("the API key behind this session was deleted or expired")
         elif claims.admin_fp:

@@ -10,6 +10,7 @@ from typing import Any
 
 import jwt
 
+from chalicelib.caches import Bounded
 from chalicelib.errors import Unauthorized
 
 ISSUER = "deltadb"
@@ -41,7 +42,10 @@ class SessionTokens:
             raise ValueError(f"session signing key must be at least {MIN_SECRET_BYTES} bytes")
         self._secret = secret
         self.ttl = ttl_seconds
-        self._verified: dict[str, tuple[SessionClaims, float]] = {}
+        # token -> (claims, exp), each entry dropped once its token expires
+        self._verified: Bounded[str, tuple[SessionClaims, float]] = Bounded.expiring(
+            CACHE_SIZE, lambda _token, hit, _now: hit[1], time.time
+        )
 
     def issue(
         self,
@@ -73,14 +77,9 @@ class SessionTokens:
     def verify(self, token: str) -> SessionClaims:
         hit = self._verified.get(token)
         if hit is not None:
-            if time.time() < hit[1]:
-                return hit[0]
-            self._verified.pop(token, None)
-            raise Unauthorized("session token expired")
-        claims, exp = self._decode(token)
-        if len(self._verified) >= CACHE_SIZE:
-            self._verified.clear()  # crude but bounded; refills with the live tokens
-        self._verified[token] = (claims, exp)
+            return hit[0]
+        claims, exp = self._decode(token)  # an expired token fails here, cached or not
+        self._verified.put(token, (claims, exp))
         return claims
 
     def _decode(self, token: str) -> tuple[SessionClaims, float]:

@@ -24,6 +24,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from chalicelib.crypto.keyring import DataKey, KeyUnavailable
+from chalicelib.files import create_exclusive
+from chalicelib.timestamps import rfc3339
 
 KEY_FILE_VERSION = 1
 
@@ -64,7 +66,7 @@ class LocalKeyRing:
     def create_file(path: Path) -> bool:
         """Create a key file with one fresh KEK, mode 0600, unless one exists.
 
-        Returns True when created. ``O_EXCL`` makes concurrent first starts agree.
+        Returns True when created; concurrent first starts agree on one file.
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -77,24 +79,11 @@ class LocalKeyRing:
                 {
                     "id": kid,
                     "material": base64.b64encode(material).decode(),
-                    "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "created_at": rfc3339(datetime.now(UTC)),
                 }
             ],
         }
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, json.dumps(doc, indent=2).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)  # atomic create-if-absent
-            return True
-        except FileExistsError:
-            return False
-        finally:
-            os.unlink(tmp)
+        return create_exclusive(path, json.dumps(doc, indent=2).encode())
 
     @property
     def active_key_id(self) -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chalicelib.errors import DeltaError, to_result
+from chalicelib.handlers.protocol import DescribeWorker, WorkerStatus
 from chalicelib.invoke.base import Event, Result
 
 log = logging.getLogger(__name__)
@@ -41,16 +42,10 @@ class InProcessInvoker:
             result = json.loads(json.dumps(result))
         return result
 
-    def invoke_many(self, function: str, events: Sequence[Event]) -> list[Result]:
-        if len(events) == 1:
-            return [self.invoke(function, events[0])]
-        return list(self._pool.map(lambda e: self.invoke(function, e), events))
-
     def invoke_async(self, function: str, event: Event) -> None:
         self._pool.submit(self.invoke, function, event)
 
-    def workers(self) -> list[dict[str, Any]]:
-        from chalicelib.invoke.base import ENTITY_WORKER
-
-        info = self.invoke(ENTITY_WORKER, {"op": "worker.info"})
-        return [] if "error" in info else [info["worker"]]
+    def workers(self) -> list[WorkerStatus]:
+        call = DescribeWorker()
+        info = self.invoke(call.function, call.to_json())
+        return [] if "error" in info else [call.decode_reply(info)]

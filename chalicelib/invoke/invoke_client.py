@@ -21,8 +21,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from chalicelib.errors import DeltaError, to_result
-from chalicelib.invoke.base import Event, Result
-from chalicelib.invoke.lambda_ import MAIN_ACCESS_KEY, InvokeFailed
+from chalicelib.invoke.base import Event, InvokeFailed, Result
+from chalicelib.invoke.sigv4 import MAIN_ACCESS_KEY
 
 
 class InvokeClient:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -18,11 +17,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import DeltaError, Unavailable, to_result
-from chalicelib.invoke.base import Event, Result
+from chalicelib.handlers.protocol import WorkerStatus
+from chalicelib.invoke.base import Event, InvokeFailed, Result
+from chalicelib.invoke.sigv4 import MAIN_ACCESS_KEY
 
 log = logging.getLogger(__name__)
-
-MAIN_ACCESS_KEY = "deltadb-main"  # the access key id the main worker signs with (local workers)
 
 
 def make_client(
@@ -46,10 +45,6 @@ def make_client(
     return boto3.session.Session().client("lambda", **kwargs)
 
 
-class InvokeFailed(Exception):
-    """The invocation did not reach a handler, or its answer was lost."""
-
-
 def invoke_with(client: Any, function: str, event: Event, *, asynchronous: bool = False) -> Result:
     """One invocation; InvokeFailed when the call itself failed (network, 5xx, timeout)."""
     try:
@@ -71,10 +66,9 @@ def invoke_with(client: Any, function: str, event: Event, *, asynchronous: bool 
 
 
 class LambdaInvoker:
-    def __init__(self, client: Any, names: Mapping[str, str] | None = None, max_parallel: int = 16) -> None:
+    def __init__(self, client: Any, names: Mapping[str, str] | None = None) -> None:
         self._client = client
-        self._names = dict(names or {})  # logical handler name -> deployed function name
-        self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="deltadb-lambda")
+        self._names = dict(names or {})  # protocol function name -> deployed function name
 
     def invoke(self, function: str, event: Event) -> Result:
         try:
@@ -83,16 +77,11 @@ class LambdaInvoker:
             log.error("invoking %s failed: %s", function, exc)
             return to_result(Unavailable("processing worker unavailable"))
 
-    def invoke_many(self, function: str, events: Sequence[Event]) -> list[Result]:
-        if len(events) == 1:
-            return [self.invoke(function, events[0])]
-        return list(self._pool.map(lambda e: self.invoke(function, e), events))
-
     def invoke_async(self, function: str, event: Event) -> None:
         try:
             invoke_with(self._client, self._names.get(function, function), event, asynchronous=True)
         except InvokeFailed as exc:  # the operation stays pending and is completed when read
             log.error("asynchronous invocation of %s failed: %s", function, exc)
 
-    def workers(self) -> list[dict[str, Any]]:
+    def workers(self) -> list[WorkerStatus]:
         return []  # Lambda scales its own workers; none are long-lived

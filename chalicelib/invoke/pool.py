@@ -2,13 +2,16 @@
 
 Each worker gets two Invoke API clients built once (chalicelib.invoke.invoke_client:
 keep-alive connections, SigV4-signed; nothing built per call): one for requests, with
-the configured timeout, and one with a short timeout for the heartbeat. A heartbeat
-thread asks every worker for ``worker.info`` each second: an answer makes it
-Available, a failure Unavailable. Requests go round-robin over Available workers; a
-call that fails on the wire (refused, dropped, timed out) marks that worker
-Unavailable and is retried on the next one, so killing a worker costs no request that
-another worker can serve. Retried operations are safe to repeat: a PUT writes the same
-value again, a GET reads again.
+the configured timeout, and one with a short timeout for the heartbeat.
+
+- A heartbeat thread asks every worker to describe itself (``DescribeWorker``) each
+  second: an answer makes it Available, a failure Unavailable. ``workers()`` (``GET
+  /admin/workers``) probes every worker again before it answers, so it never reports a
+  dead worker as Available.
+- Requests go round-robin over Available workers; a call that fails on the wire
+  (refused, dropped, timed out) marks that worker Unavailable and is retried on the
+  next one, so killing a worker costs no request that another worker can serve.
+  Retried calls are safe to repeat: a PUT writes the same value again, a GET reads again.
 """
 
 from __future__ import annotations
@@ -19,17 +22,19 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from chalicelib.auth.apikeys import rfc3339
 from chalicelib.errors import Unavailable, to_result
-from chalicelib.invoke.base import ENTITY_WORKER, Event, Result
+from chalicelib.handlers.protocol import DescribeWorker, WorkerStatus
+from chalicelib.invoke.base import Event, InvokeFailed, Result
 from chalicelib.invoke.invoke_client import InvokeClient
-from chalicelib.invoke.lambda_ import InvokeFailed
+from chalicelib.timestamps import rfc3339
 
 log = logging.getLogger(__name__)
+
+_DESCRIBE = DescribeWorker()
+_DESCRIBE_EVENT = _DESCRIBE.to_json()
 
 
 @dataclass
@@ -38,7 +43,7 @@ class _Worker:
     client: InvokeClient
     probe: InvokeClient
     status: str = "Unavailable"
-    info: dict[str, Any] = field(default_factory=dict)
+    info: WorkerStatus | None = None  # its last answer
     last_seen: float | None = None
 
 
@@ -50,7 +55,6 @@ class PoolInvoker:
         *,
         timeout: float = 10.0,
         heartbeat_seconds: float = 1.0,
-        max_parallel: int = 32,
     ) -> None:
         if not urls:
             raise ValueError("the worker pool needs at least one worker URL")
@@ -59,7 +63,7 @@ class PoolInvoker:
             for url in urls
         ]
         self._next = itertools.count()
-        self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="deltadb-pool")
+        self._pool = ThreadPoolExecutor(max_workers=len(self._workers), thread_name_prefix="deltadb-probe")
         self._interval = heartbeat_seconds
         self._stopped = threading.Event()
         self.probe_all()
@@ -68,25 +72,30 @@ class PoolInvoker:
     # -- health ------------------------------------------------------------------
     def _probe(self, worker: _Worker) -> None:
         try:
-            result = worker.probe.invoke(ENTITY_WORKER, {"op": "worker.info"})
+            result = worker.probe.invoke(_DESCRIBE.function, _DESCRIBE_EVENT)
         except InvokeFailed:
             if worker.status == "Available":
                 log.warning("worker %s stopped answering", worker.url)
             worker.status = "Unavailable"
             return
-        if "worker" in result:
-            if worker.status != "Available":
-                log.info("worker %s available", worker.url)
-            worker.info = result["worker"]
-            worker.status = "Available"
-            worker.last_seen = time.time()
+        if "error" in result:
+            worker.status = "Unavailable"
+            return
+        if worker.status != "Available":
+            log.info("worker %s available", worker.url)
+        worker.info = _DESCRIBE.decode_reply(result)
+        worker.status = "Available"
+        worker.last_seen = time.time()
 
     def probe_all(self) -> None:
         list(self._pool.map(self._probe, self._workers))
 
     def _heartbeat(self) -> None:
         while not self._stopped.wait(self._interval):
-            self.probe_all()
+            try:
+                self.probe_all()
+            except RuntimeError:  # the interpreter is exiting: its executors take no more work
+                return
 
     def close(self) -> None:
         self._stopped.set()
@@ -116,22 +125,19 @@ class PoolInvoker:
                 worker.status = "Unavailable"
         log.error("no worker took an asynchronous %s; the operation completes when read", function)
 
-    def invoke_many(self, function: str, events: Sequence[Event]) -> list[Result]:
-        if len(events) == 1:
-            return [self.invoke(function, events[0])]
-        return list(self._pool.map(lambda e: self.invoke(function, e), events))
-
-    def workers(self) -> list[dict[str, Any]]:
+    def workers(self) -> list[WorkerStatus]:
+        self.probe_all()  # as of now: a worker that died since the last heartbeat is not Available
         out = []
         for w in self._workers:
             seen = rfc3339(datetime.fromtimestamp(w.last_seen, UTC)) if w.last_seen else None
+            info = w.info
             out.append(
-                {
-                    "worker_id": w.info.get("worker_id", w.url),
-                    "status": w.status,
-                    "key_id": w.info.get("key_id"),
-                    "last_seen": seen,
-                    "tags": {**w.info.get("tags", {}), "addr": w.url},
-                }
+                WorkerStatus(
+                    worker_id=info.worker_id if info else w.url,
+                    status=w.status,
+                    key_id=info.key_id if info else None,
+                    last_seen=seen,
+                    tags={**(info.tags if info else {}), "addr": w.url},
+                )
             )
         return out

@@ -21,6 +21,7 @@ _AUTH = re.compile(
     r"\s*SignedHeaders=(?P<signed>[^,]+),\s*Signature=(?P<sig>[0-9a-f]{64})"
 )
 MAX_SKEW_SECONDS = 300
+MAIN_ACCESS_KEY = "deltadb-main"  # the access key id the main worker signs its calls to local workers with
 
 
 def verify(

@@ -1,12 +1,12 @@
-"""Storage port and its adapters (filesystem, in-memory; S3 in a later module)."""
+"""Storage port (base.py) and its adapters: filesystem (fs.py), S3 (s3.py), in-memory (memory.py, tests)."""
 
 from chalicelib.storage.base import (
     NotModified,
     ObjectNotFound,
-    PreconditionFailed,
     Storage,
     StorageUnavailable,
     StoredObject,
+    VersionMismatch,
 )
 
-__all__ = ["NotModified", "ObjectNotFound", "PreconditionFailed", "Storage", "StorageUnavailable", "StoredObject"]
+__all__ = ["NotModified", "ObjectNotFound", "Storage", "StorageUnavailable", "StoredObject", "VersionMismatch"]

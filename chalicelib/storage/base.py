@@ -22,8 +22,11 @@ class ObjectNotFound(Exception):
     pass
 
 
-class PreconditionFailed(Exception):
-    """An ``if_match`` / ``if_none_match`` condition did not hold."""
+class VersionMismatch(Exception):
+    """An ``if_match`` / ``if_none_match`` condition did not hold: the stored version is not the one expected.
+
+    (The API reports it as chalicelib.errors.PreconditionFailed, 412.)
+    """
 
 
 class StorageUnavailable(Exception):
@@ -49,11 +52,11 @@ class Storage(Protocol):
         """Store ``data`` durably and return its new etag.
 
         ``if_none_match=True`` creates only; ``if_match`` replaces only that version.
-        Raise PreconditionFailed when the condition does not hold.
+        Raise VersionMismatch when the condition does not hold.
         """
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
-        """Raise ObjectNotFound or PreconditionFailed."""
+        """Raise ObjectNotFound or VersionMismatch."""
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys under ``prefix`` (which ends with ``/``), in no particular order."""

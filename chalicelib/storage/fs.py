@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFailed, StoredObject
+from chalicelib.storage.base import NotModified, ObjectNotFound, StoredObject, VersionMismatch
 
 _TMP_PREFIX = ".tmp."
 
@@ -228,9 +228,9 @@ class FileStorage:
                 if if_none_match or if_match is not None:
                     current = self._current_etag(path)
                     if if_none_match and current is not None:
-                        raise PreconditionFailed(key)
+                        raise VersionMismatch(key)
                     if if_match is not None and current != if_match:
-                        raise PreconditionFailed(key)
+                        raise VersionMismatch(key)
                 os.rename(tmp, path)
                 renamed = True
             self._dir_sync(directory).sync()
@@ -250,7 +250,7 @@ class FileStorage:
             if current is None:
                 raise ObjectNotFound(key)
             if if_match is not None and current != if_match:
-                raise PreconditionFailed(key)
+                raise VersionMismatch(key)
             os.unlink(path)
         self._dir_sync(directory).sync()
 

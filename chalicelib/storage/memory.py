@@ -6,7 +6,7 @@ import itertools
 import threading
 from collections.abc import Iterator
 
-from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFailed, StoredObject
+from chalicelib.storage.base import NotModified, ObjectNotFound, StoredObject, VersionMismatch
 
 
 class MemoryStorage:
@@ -27,9 +27,9 @@ class MemoryStorage:
         with self._lock:
             current = self._objects.get(key)
             if if_none_match and current is not None:
-                raise PreconditionFailed(key)
+                raise VersionMismatch(key)
             if if_match is not None and (current is None or current.etag != if_match):
-                raise PreconditionFailed(key)
+                raise VersionMismatch(key)
             etag = f'"m{next(self._versions)}"'
             self._objects[key] = StoredObject(bytes(data), etag)
             return etag
@@ -40,7 +40,7 @@ class MemoryStorage:
             if current is None:
                 raise ObjectNotFound(key)
             if if_match is not None and current.etag != if_match:
-                raise PreconditionFailed(key)
+                raise VersionMismatch(key)
             del self._objects[key]
 
     def list(self, prefix: str) -> Iterator[str]:

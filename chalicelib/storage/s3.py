@@ -3,7 +3,7 @@
 - One request per write: ``PutObject`` of header and ciphertext together (no second
   object, so no half-done state). Create-only is ``If-None-Match: *``; replace-only-
   that-version is ``If-Match: <etag>``. A lost race (412, or 409
-  ConditionalRequestConflict) is reported as PreconditionFailed, never overwritten.
+  ConditionalRequestConflict) is reported as VersionMismatch, never overwritten.
 - At most one request per read; ``get(..., if_none_match=etag)`` is a conditional GET
   that transfers no body when unchanged (304).
 - Throttling (503 SlowDown), 5xx and dropped connections are retried by botocore's own
@@ -26,7 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.handlers import add_expect_header
 
-from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFailed, StorageUnavailable, StoredObject
+from chalicelib.storage.base import NotModified, ObjectNotFound, StorageUnavailable, StoredObject, VersionMismatch
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class S3Options:
     max_attempts: int = 5
     unquoted_if_match: bool = False  # Ceph RadosGW matches If-Match only without quotes
     max_connections: int = 64
+    create_bucket: bool = False  # check() creates a missing bucket (S3_CREATE_BUCKET)
 
     def endpoint_url(self) -> str | None:
         if not self.endpoint:
@@ -99,6 +100,7 @@ class S3Storage:
         self.bucket = options.bucket
         self._unquoted = options.unquoted_if_match
         self._conditional_delete = True  # until the server says it does not implement it
+        self._create_bucket = options.create_bucket
 
     @classmethod
     def from_options(cls, options: S3Options) -> S3Storage:
@@ -140,9 +142,9 @@ class S3Storage:
         except ClientError as exc:
             code = _code(exc)
             if code in _CONFLICT:
-                raise PreconditionFailed(key) from None
+                raise VersionMismatch(key) from None
             if code in _MISSING and if_match is not None:
-                raise PreconditionFailed(key) from None  # If-Match on an object that is gone
+                raise VersionMismatch(key) from None  # If-Match on an object that is gone
             raise self._unavailable("PutObject", exc) from None
         except BotoCoreError as exc:
             raise self._unavailable("PutObject", exc) from None
@@ -157,7 +159,7 @@ class S3Storage:
         except BotoCoreError as exc:
             raise self._unavailable("HeadObject", exc) from None
         if if_match is not None and if_match.strip('"') != current.strip('"'):
-            raise PreconditionFailed(key)
+            raise VersionMismatch(key)
         try:
             if self._conditional_delete:
                 try:
@@ -174,7 +176,7 @@ class S3Storage:
             if code in _MISSING:
                 raise ObjectNotFound(key) from None
             if code in _CONFLICT:
-                raise PreconditionFailed(key) from None
+                raise VersionMismatch(key) from None
             raise self._unavailable("DeleteObject", exc) from None
         except BotoCoreError as exc:
             raise self._unavailable("DeleteObject", exc) from None
@@ -190,8 +192,12 @@ class S3Storage:
             raise self._unavailable("ListObjectsV2", exc) from None
 
     # -- start-up and health -------------------------------------------------------
-    def check(self, create: bool = False) -> str | None:
-        """A plain-words problem with the bucket (missing, no access, no credentials), or None."""
+    def check(self, create: bool | None = None) -> str | None:
+        """A plain-words problem with the bucket (missing, no access, no credentials), or None.
+
+        A missing bucket is created when ``create`` (default: the S3_CREATE_BUCKET option).
+        """
+        create = self._create_bucket if create is None else create
         try:
             self.client.head_bucket(Bucket=self.bucket)
             return None
@@ -200,7 +206,7 @@ class S3Storage:
             if code in {"404", "NoSuchBucket", "NotFound"}:
                 if create:
                     return self._create()
-                return f"bucket {self.bucket!r} does not exist"
+                return f"bucket {self.bucket!r} does not exist (create it, or start with --s3-create-bucket)"
             if code in {"403", "AccessDenied", "Forbidden"}:
                 return f"access to bucket {self.bucket!r} denied: check the credentials and the bucket policy"
             return f"bucket {self.bucket!r} unusable: {code}"

@@ -17,7 +17,6 @@ import boto3
 import pytest
 from botocore.config import Config
 
-import app as app_module
 from chalicelib.crypto import envelope
 from chalicelib.crypto.keyring import KeyUnavailable
 from chalicelib.crypto.kms_keyring import KmsKeyRing, KmsUnavailable
@@ -111,10 +110,10 @@ def dead_kms() -> KmsKeyRing:
 
 
 def test_debug_logging_never_shows_data_keys(kms: Any, caplog: pytest.LogCaptureFixture) -> None:
-    from chalicelib.bootstrap import _setup_logging
+    from chalicelib.bootstrap import setup_logging
     from chalicelib.config import Settings
 
-    _setup_logging(Settings(log_level="DEBUG"))
+    setup_logging(Settings(log_level="DEBUG"))
     caplog.set_level(logging.DEBUG)
     dk = KmsKeyRing(kms, new_key(kms)).generate_data_key(CONTEXT)
     logging.getLogger("deltadb.test").debug("capture works")
@@ -136,7 +135,7 @@ def test_the_api_with_its_kek_in_kms(kms: Any, api_on: Any) -> None:
     (stored,) = store.list("files/")
     blob = store.get(stored).data
     assert b"plaintext-marker-7f3a" not in blob and arn.encode() in blob
-    app_module.runtime.worker.entity_worker.entities._cache.clear()  # a cold read goes to KMS
+    client.runtime.processing.entity_handler.entities.cache.clear()  # a cold read goes to KMS
     got = client.http.get("/entity/people?key=alice", headers=AUTH)
     assert got.status_code == 200 and json.loads(got.body) == doc
 

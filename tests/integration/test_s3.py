@@ -15,8 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-import app as app_module
-from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFailed, StorageUnavailable
+from chalicelib.storage.base import NotModified, ObjectNotFound, StorageUnavailable, VersionMismatch
 from chalicelib.storage.s3 import S3Options, S3Storage
 from tests.conftest import ADMIN_KEY, s3_endpoint, s3_storage
 from tests.integration.faultproxy import FaultProxy
@@ -41,16 +40,16 @@ def test_semantics(store: S3Storage) -> None:
     assert store.get("files/db/a").data == b"one"
     with pytest.raises(NotModified):
         store.get("files/db/a", if_none_match=e1)
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(VersionMismatch):
         store.put("files/db/a", b"two", if_none_match=True)
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(VersionMismatch):
         store.put("files/db/a", b"two", if_match='"0000"')
     e2 = store.put("files/db/a", b"two", if_match=e1)
     assert store.get("files/db/a", if_none_match=e1).data == b"two"
     store.put("files/db/b", b"x")
     store.put("templates/s.json", b"{}")
     assert sorted(store.list("files/")) == ["files/db/a", "files/db/b"]
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(VersionMismatch):
         store.delete("files/db/a", if_match=e1)
     store.delete("files/db/a", if_match=e2)
     with pytest.raises(ObjectNotFound):
@@ -78,7 +77,7 @@ def test_create_only_race_has_exactly_one_winner(store: S3Storage) -> None:
         try:
             store.put("files/db/race", str(i).encode(), if_none_match=True)
             wins.append(i)
-        except PreconditionFailed:
+        except VersionMismatch:
             losses.append(i)
 
     run_together(racer, [(i,) for i in range(16)])
@@ -133,7 +132,7 @@ def test_requests_per_api_operation(store: S3Storage, app_on: Any) -> None:
     assert rec.ops == Counter({"PutObject": 5}), rec.ops
     rec.reset()
 
-    app_module.runtime.worker.entity_worker.entities._cache.clear()  # a cold reader
+    client.runtime.processing.entity_handler.entities.cache.clear()  # a cold reader
     assert json.loads(client.http.get("/entity/db?key=k1", headers=AUTH).body) == {"v": 1}
     assert rec.ops == Counter({"GetObject": 1}) and rec.statuses == [("GetObject", 200)]
     rec.reset()
@@ -169,7 +168,7 @@ def test_warm_read_sees_a_write_from_another_process(store: S3Storage, app_on: A
     )
     from chalicelib.entities import EntityStore
 
-    EntityStore(other, app_module.runtime.worker.keyring).put("db", "k", "2")
+    EntityStore(other, client.runtime.processing.keyring).put("db", "k", "2")
     assert client.http.get("/entity/db?key=k", headers=AUTH).body == b"2"
 
 
@@ -221,7 +220,7 @@ def test_conditional_conflict_409_is_reported_not_overwritten(store: S3Storage, 
     etag = store.put("files/db/k", b"v1")
     s = via(proxy, store.bucket)
     proxy.fail_next(1, "conflict")
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(VersionMismatch):
         s.put("files/db/k", b"v2", if_match=etag)
     assert store.get("files/db/k").data == b"v1"
 

@@ -133,10 +133,9 @@ def test_main_role_holds_no_keys_and_no_storage(tmp_path: Path) -> None:
     sec = provisioning.ensure(s)
     assert sec.key_file is None
     assert not (tmp_path / "data-secrets" / "keyring.json").exists()
-    runtime = Runtime({})
-    runtime.configure(s)
+    runtime = Runtime(s)
     with pytest.raises(RuntimeError):
-        _ = runtime.worker
+        _ = runtime.processing
 
 
 def test_worker_pools_need_a_strong_secret() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.storage.base import NotModified, ObjectNotFound, PreconditionFailed
+from chalicelib.storage.base import NotModified, ObjectNotFound, VersionMismatch
 from chalicelib.storage.fs import FileStorage
 from chalicelib.storage.memory import MemoryStorage
 from tests.storage_helpers import cas_increment, cas_race, run_together
@@ -43,17 +43,17 @@ def test_put_get_delete_list(storage: FileStorage | MemoryStorage) -> None:
 
 def test_conditional_writes(storage: FileStorage | MemoryStorage) -> None:
     e1 = storage.put("k/x", b"1", if_none_match=True)
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(VersionMismatch):
         storage.put("k/x", b"2", if_none_match=True)
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(VersionMismatch):
         storage.put("k/x", b"2", if_match='"stale"')
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(VersionMismatch):
         storage.put("k/missing", b"2", if_match=e1)
     e2 = storage.put("k/x", b"2", if_match=e1)
     with pytest.raises(NotModified):
         storage.get("k/x", if_none_match=e2)
     assert storage.get("k/x", if_none_match=e1).data == b"2"
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(VersionMismatch):
         storage.delete("k/x", if_match=e1)
     storage.delete("k/x", if_match=e2)
 
@@ -77,7 +77,7 @@ def test_failed_write_leaves_no_temp_file_and_keeps_old_value(tmp_path: Path, mo
 def test_failed_condition_leaves_no_temp_file(tmp_path: Path) -> None:
     fs = FileStorage(tmp_path)
     fs.put("files/db/k", b"old")
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(VersionMismatch):
         fs.put("files/db/k", b"new", if_none_match=True)
     assert temp_files(tmp_path) == []
 

@@ -103,13 +103,12 @@ def test_bad_credentials_are_401(api: Api, header: str | None) -> None:
 def test_expired_session_is_401(configure: Any) -> None:
     from datetime import UTC, datetime, timedelta
 
-    import app as app_module
     from chalicelib.auth.sessions import SessionClaims
 
     api = configure()
-    sessions = app_module.runtime.api.auth.sessions
+    sessions = api.runtime.services.auth.sessions
     claims = SessionClaims(
-        "admin", frozenset({"read", "write", "admin"}), None, app_module.runtime.api.auth.admin.fingerprint, False
+        "admin", frozenset({"read", "write", "admin"}), None, api.runtime.services.auth.admin.fingerprint, False
     )  # type: ignore[union-attr]
     token, _ = sessions.issue(claims, datetime.now(UTC) - timedelta(days=2))
     r = api.get("/entity/db?key=k", token=token)

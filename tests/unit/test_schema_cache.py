@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from chalicelib import jsonbody
 from chalicelib.errors import BadRequest, NotFound, Unavailable
-from chalicelib.remote import Workers
+from chalicelib.handlers.protocol import SchemaDocument
 from chalicelib.schemas import SchemaCache
 from tests.storage_helpers import run_together
 
@@ -36,7 +36,7 @@ class SlowSchemas:
         self.fail = False
         self._lock = threading.Lock()
 
-    def get_schema(self, schema_id: str, if_none_match: str | None = None) -> dict[str, Any]:
+    def get_schema(self, schema_id: str, if_none_match: str | None = None) -> SchemaDocument:
         """The storage reads the version current when the request arrives; the answer comes later."""
         with self._lock:
             self.calls += 1
@@ -47,12 +47,12 @@ class SlowSchemas:
         if schema is None:
             raise NotFound("no such schema")
         if if_none_match == etag:
-            return {"not_modified": True, "etag": etag}
-        return {"schema": jsonbody.dumps(schema), "etag": etag}
+            return SchemaDocument(etag=etag, not_modified=True)
+        return SchemaDocument(etag=etag, schema=jsonbody.dumps(schema))
 
 
 def cache(source: SlowSchemas, revalidate_after: float) -> SchemaCache:
-    return SchemaCache(cast(Workers, source), revalidate_after)
+    return SchemaCache(source, revalidate_after)
 
 
 def test_concurrent_cold_requests_fetch_once() -> None:

@@ -1,0 +1,88 @@
+"""``entity_worker``: envelope-encrypts and stores entity values (needs the KEK)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib import names
+from chalicelib.entities import EntityStore
+from chalicelib.handlers.dispatch import Handler, implements
+from chalicelib.handlers.protocol import (
+    ENTITY_FUNCTION,
+    CreateOperation,
+    DeleteEntity,
+    DescribeWorker,
+    Done,
+    EntityValue,
+    GetEntity,
+    GetOperation,
+    OperationStatus,
+    PutEntity,
+    Stored,
+    WorkerStatus,
+)
+from chalicelib.handlers.wire import Call, Json
+from chalicelib.operations import Operations
+from chalicelib.storage.base import NotModified
+from chalicelib.timestamps import rfc3339
+
+log = logging.getLogger(__name__)
+
+
+class EntityHandler(Handler):
+    function = ENTITY_FUNCTION
+
+    def __init__(self, entities: EntityStore, worker_id: str | None = None, tags: dict[str, str] | None = None) -> None:
+        self.entities = entities
+        self.operations = Operations(entities.storage, entities)
+        self.worker_id = worker_id or f"inprocess-{socket.gethostname()}-{os.getpid()}"
+        self.tags = tags or {"mode": "in-process"}
+
+    def after(self, call: Call[Any], result: Json) -> Json:
+        if isinstance(call, PutEntity) and call.operation_id:
+            try:  # the outcome of one entity of an asynchronous operation
+                self.operations.record(call.operation_id, call.key, result.get("error"))
+            except Exception:  # the reader of the operation completes it later
+                log.exception("could not record the outcome of operation %s", call.operation_id)
+        return result
+
+    @implements(PutEntity)
+    def put(self, c: PutEntity) -> Stored:
+        return Stored(self.entities.put(c.db, c.key, c.value, if_match=c.if_match, if_none_match=c.create_only))
+
+    @implements(GetEntity)
+    def get(self, c: GetEntity) -> EntityValue:
+        try:
+            value, etag = self.entities.get(c.db, c.key, if_none_match=c.if_none_match)
+        except NotModified:
+            assert c.if_none_match is not None
+            return EntityValue(etag=c.if_none_match, not_modified=True)
+        return EntityValue(etag=etag, value=value)
+
+    @implements(DeleteEntity)
+    def delete(self, c: DeleteEntity) -> Done:
+        self.entities.delete(c.db, c.key, if_match=c.if_match)
+        return Done()
+
+    @implements(CreateOperation)
+    def create_operation(self, c: CreateOperation) -> Done:
+        self.operations.create(names.validate(c.operation_id, "operation id"), c.db, c.values)
+        return Done()
+
+    @implements(GetOperation)
+    def get_operation(self, c: GetOperation) -> OperationStatus:
+        return OperationStatus.from_json(self.operations.status(c.operation_id))
+
+    @implements(DescribeWorker)
+    def describe(self, _c: DescribeWorker) -> WorkerStatus:
+        return WorkerStatus(
+            worker_id=self.worker_id,
+            status="Available",
+            key_id=self.entities.keyring.active_key_id,
+            last_seen=rfc3339(datetime.now(UTC)),
+            tags=dict(self.tags),
+        )

@@ -1,0 +1,180 @@
+"""The handler protocol: every call the route side makes to a processing function, declared once.
+
+Two processing functions (Lambda functions in app.py, the Invoke API's function names
+for local workers) serve the calls:
+
+- ``entity_worker``: envelope crypto and entity objects; it needs the KEK.
+- ``meta_worker``: schemas and API-key records (hashes only); no key material.
+
+Each call is a frozen dataclass naming its action, its function and its reply type
+(chalicelib/handlers/wire.py turns both into plain JSON). Adding an action means one
+class here and one ``@implements`` method in the function's handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.handlers.wire import Call, Reply
+
+ENTITY_FUNCTION = "entity_worker"
+META_FUNCTION = "meta_worker"
+FUNCTIONS = (ENTITY_FUNCTION, META_FUNCTION)
+
+
+# -- replies -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Done(Reply):
+    """Nothing to report beyond success."""
+
+
+@dataclass(frozen=True)
+class Stored(Reply):
+    etag: str
+
+
+@dataclass(frozen=True)
+class EntityValue(Reply):
+    etag: str
+    value: str | None = None  # JSON text; None when not_modified
+    not_modified: bool = False
+
+
+@dataclass(frozen=True)
+class SchemaDocument(Reply):
+    etag: str
+    schema: str | None = None  # JSON text; None when not_modified
+    not_modified: bool = False
+
+
+@dataclass(frozen=True)
+class SchemaIds(Reply):
+    ids: list[str]
+
+
+@dataclass(frozen=True)
+class KeyRecordJson(Reply):
+    record: dict[str, Any]  # chalicelib.auth.apikeys.KeyRecord.to_json()
+
+
+@dataclass(frozen=True)
+class KeyRecordList(Reply):
+    records: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class StorageHealth(Reply):
+    backend: str
+    ok: bool
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkerStatus(Reply):
+    """One processing worker as ``GET /admin/workers`` lists it."""
+
+    worker_id: str
+    status: str  # Available | Unavailable
+    key_id: str | None
+    last_seen: str | None  # RFC 3339
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OperationStatus(Reply):
+    operation_id: str
+    status: str  # pending | done | failed
+    entities: list[dict[str, Any]]
+
+
+# -- entity_worker -----------------------------------------------------------------
+@dataclass(frozen=True)
+class PutEntity(Call[Stored], action="entity.put", function=ENTITY_FUNCTION):
+    db: str
+    key: str
+    value: str  # JSON text
+    if_match: str | None = None
+    create_only: bool = False  # If-None-Match: *
+    operation_id: str | None = None  # one entity of an asynchronous operation: record the outcome
+
+
+@dataclass(frozen=True)
+class GetEntity(Call[EntityValue], action="entity.get", function=ENTITY_FUNCTION):
+    db: str
+    key: str
+    if_none_match: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteEntity(Call[Done], action="entity.delete", function=ENTITY_FUNCTION):
+    db: str
+    key: str
+    if_match: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateOperation(Call[Done], action="operation.create", function=ENTITY_FUNCTION):
+    """Persist an asynchronous PUT (sealed) before its entities are handed out."""
+
+    operation_id: str
+    db: str
+    values: list[list[str]]  # [key, value JSON text] pairs
+
+
+@dataclass(frozen=True)
+class GetOperation(Call[OperationStatus], action="operation.get", function=ENTITY_FUNCTION):
+    operation_id: str
+
+
+@dataclass(frozen=True)
+class DescribeWorker(Call[WorkerStatus], action="worker.describe", function=ENTITY_FUNCTION):
+    """The heartbeat: who answers, and with which key."""
+
+
+# -- meta_worker -------------------------------------------------------------------
+@dataclass(frozen=True)
+class PutSchema(Call[Stored], action="schema.put", function=META_FUNCTION):
+    schema_id: str
+    schema: str  # JSON text
+
+
+@dataclass(frozen=True)
+class GetSchema(Call[SchemaDocument], action="schema.get", function=META_FUNCTION):
+    schema_id: str
+    if_none_match: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteSchema(Call[Done], action="schema.delete", function=META_FUNCTION):
+    schema_id: str
+
+
+@dataclass(frozen=True)
+class ListSchemas(Call[SchemaIds], action="schema.list", function=META_FUNCTION):
+    pass
+
+
+@dataclass(frozen=True)
+class CreateApiKey(Call[Done], action="apikey.create", function=META_FUNCTION):
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GetApiKey(Call[KeyRecordJson], action="apikey.get", function=META_FUNCTION):
+    key_id: str
+
+
+@dataclass(frozen=True)
+class ListApiKeys(Call[KeyRecordList], action="apikey.list", function=META_FUNCTION):
+    pass
+
+
+@dataclass(frozen=True)
+class DeleteApiKey(Call[Done], action="apikey.delete", function=META_FUNCTION):
+    key_id: str
+
+
+@dataclass(frozen=True)
+class CheckStorage(Call[StorageHealth], action="storage.check", function=META_FUNCTION):
+    pass

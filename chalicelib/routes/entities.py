@@ -1,0 +1,42 @@
+"""``/entity/{db}`` (PUT one or many, GET, DELETE) and ``/operations/{id}`` (``respond-async`` PUTs)."""
+
+from __future__ import annotations
+
+from chalice.app import Response
+
+from chalicelib.auth.principal import READ, WRITE
+from chalicelib.routes.responses import json_response, json_text_response
+from chalicelib.routes.table import RouteRequest, RouteTable
+
+routes = RouteTable()
+OK = {"status": "ok"}
+
+
+@routes.put("/entity/{db}", access=WRITE)
+def put_entities(req: RouteRequest, db: str) -> Response:
+    entities = req.services.entities
+    if "respond-async" in (req.header("prefer") or "").lower():
+        operation_id = entities.start_put(db, req.json())
+        started = {"status": "pending", "operation_id": operation_id}
+        return json_response(started, 202, {"Location": f"/operations/{operation_id}"})
+    etags = entities.put(db, req.json(), req.conditions())
+    return json_response(OK, headers={"ETag": etags[0]} if len(etags) == 1 else None)
+
+
+@routes.get("/entity/{db}", access=READ)
+def get_entity(req: RouteRequest, db: str) -> Response:
+    result = req.services.entities.get(db, req.query("key"), req.conditions())
+    if result.not_modified:
+        return Response(body="", status_code=304, headers={"ETag": result.etag})
+    return json_text_response(str(result.value), {"ETag": result.etag})
+
+
+@routes.delete("/entity/{db}", access=WRITE)
+def delete_entity(req: RouteRequest, db: str) -> Response:
+    req.services.entities.delete(db, req.query("key"), req.conditions())
+    return json_response(OK)
+
+
+@routes.get("/operations/{op_id}", access=WRITE)
+def get_operation(req: RouteRequest, op_id: str) -> Response:
+    return json_response(req.services.entities.operation(op_id).to_json())

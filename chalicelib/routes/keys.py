@@ -1,0 +1,32 @@
+"""``/api/login`` (a session token for a key) and ``/api/keys`` (the admin's ``dk_`` keys)."""
+
+from __future__ import annotations
+
+from chalice.app import Response
+
+from chalicelib.auth.principal import ADMIN
+from chalicelib.routes.responses import json_response
+from chalicelib.routes.table import PUBLIC, RouteRequest, RouteTable
+
+routes = RouteTable()
+
+
+@routes.post("/api/login", access=PUBLIC)
+def login(req: RouteRequest) -> Response:
+    return json_response(req.services.keys.login(req.json()))
+
+
+@routes.get("/api/keys", access=ADMIN)
+def list_keys(req: RouteRequest) -> Response:
+    return json_response(req.services.keys.list())
+
+
+@routes.post("/api/keys", access=ADMIN)
+def create_key(req: RouteRequest) -> Response:
+    return json_response(req.services.keys.create(req.json()), 201)
+
+
+@routes.delete("/api/keys/{key_id}", access=ADMIN)
+def delete_key(req: RouteRequest, key_id: str) -> Response:
+    req.services.keys.delete(key_id)
+    return json_response({"status": "ok"})

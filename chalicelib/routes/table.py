@@ -1,0 +1,150 @@
+"""Declaring routes: one view per method, its access rule declared with it.
+
+A resource module holds a ``RouteTable`` and declares views on it::
+
+    @routes.put("/entity/{db}", access=WRITE)
+    def put_entities(req: RouteRequest, db: str) -> Response: ...
+
+``RouteTable.blueprint()`` turns the table into a Chalice Blueprint for one app: each
+view is wrapped so that the credential is checked against the declared access before
+the view runs, and every error becomes the contract's ``{"error": ...}`` body. Every
+path also answers OPTIONS with 405 (no permissive CORS preflight).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalice.app import Blueprint, Request, Response
+
+from chalicelib import jsonbody
+from chalicelib.auth.principal import Principal
+from chalicelib.errors import DeltaError, PayloadTooLarge
+from chalicelib.routes.responses import error_response
+from chalicelib.services import Services
+from chalicelib.services.entities import Conditions
+
+log = logging.getLogger("deltadb.app")
+
+ANY_CONTENT = ["*/*"]  # accept bodies whatever Content-Type a Go-era client sends
+
+# Access rules besides the permissions read / write / admin:
+PUBLIC = "public"  # no credential is looked at
+OPTIONAL = "optional"  # a valid credential is used if one is sent; none or a bad one is no error
+AUTHENTICATED = "authenticated"  # any valid credential
+
+
+@dataclass(frozen=True)
+class RouteRequest:
+    """What a view gets: the request, the use cases, and who is calling (None on public routes)."""
+
+    request: Request
+    services: Services
+    principal: Principal | None
+
+    def header(self, name: str) -> str | None:
+        value: str | None = self.request.headers.get(name)
+        return value
+
+    def query(self, name: str) -> str | None:
+        params = self.request.query_params
+        return params.get(name) if params else None
+
+    def json(self) -> Any:
+        """The body, parsed strictly; 413 beyond the size limit, 400 when not JSON."""
+        raw = self.request.raw_body
+        limit = self.services.max_body_bytes
+        if raw is not None and len(raw) > limit:
+            raise PayloadTooLarge(f"request body larger than {limit} bytes")
+        return jsonbody.parse(raw)
+
+    def conditions(self) -> Conditions:
+        return Conditions(if_match=self.header("if-match"), if_none_match=self.header("if-none-match"))
+
+
+View = Callable[..., Response]
+
+
+@dataclass(frozen=True)
+class _Route:
+    path: str
+    method: str
+    access: str
+    view: View
+
+
+def _principal(services: Services, authorization: str | None, access: str) -> Principal | None:
+    if access == PUBLIC:
+        return None
+    if access == OPTIONAL:
+        if not authorization:
+            return None
+        try:
+            return services.auth.authenticate(authorization)
+        except DeltaError:
+            return None
+    principal = services.auth.authenticate(authorization)
+    if access != AUTHENTICATED:
+        principal.require(access)
+    return principal
+
+
+class RouteTable:
+    def __init__(self) -> None:
+        self._routes: list[_Route] = []
+
+    def route(self, path: str, method: str, *, access: str) -> Callable[[View], View]:
+        def register(view: View) -> View:
+            self._routes.append(_Route(path, method, access, view))
+            return view
+
+        return register
+
+    def get(self, path: str, *, access: str) -> Callable[[View], View]:
+        return self.route(path, "GET", access=access)
+
+    def put(self, path: str, *, access: str) -> Callable[[View], View]:
+        return self.route(path, "PUT", access=access)
+
+    def post(self, path: str, *, access: str) -> Callable[[View], View]:
+        return self.route(path, "POST", access=access)
+
+    def delete(self, path: str, *, access: str) -> Callable[[View], View]:
+        return self.route(path, "DELETE", access=access)
+
+    def blueprint(self, import_name: str, services: Callable[[], Services]) -> Blueprint:
+        bp = Blueprint(import_name)
+        methods: dict[str, list[str]] = {}
+        for r in self._routes:
+            bp.route(r.path, methods=[r.method], content_types=ANY_CONTENT)(_wrap(bp, r, services))
+            methods.setdefault(r.path, []).append(r.method)
+        for path, allowed in methods.items():
+            bp.route(path, methods=["OPTIONS"], content_types=ANY_CONTENT)(_refuse_options(allowed))
+        return bp
+
+
+def _wrap(bp: Blueprint, route: _Route, services: Callable[[], Services]) -> View:
+    def view(**params: str) -> Response:
+        try:
+            svc = services()
+            request = bp.current_request
+            principal = _principal(svc, request.headers.get("authorization"), route.access)
+            return route.view(RouteRequest(request, svc, principal), **params)
+        except DeltaError as exc:
+            return error_response(exc.status, exc.message)
+        except Exception:
+            log.exception("unhandled error in %s", route.view.__name__)
+            return error_response(500, "internal server error")
+
+    view.__name__ = route.view.__name__
+    return view
+
+
+def _refuse_options(allowed: list[str]) -> View:
+    def options(**_params: str) -> Response:
+        return error_response(405, "method not allowed", {"Allow": ", ".join(allowed)})
+
+    return options
