@@ -66,14 +66,9 @@ class KeyRecord:
 
     def public(self) -> dict[str, Any]:
         """What ``GET /api/keys`` shows: never the secret or its hash."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "permissions": list(self.permissions),
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "enabled": self.enabled,
-        }
+        doc = self.to_json()
+        del doc["secret_sha256"]
+        return doc
 
     def expiry(self) -> datetime | None:
         return parse_rfc3339(self.expires_at) if self.expires_at else None

@@ -6,11 +6,11 @@ returns. Temp files are named ``.tmp.<pid>.<random>``; encoded names never start
 with ``.``, so they cannot collide with objects. A temp file is removed when its
 write fails; one left by a killed process is swept by :meth:`FileStorage.sweep_temp_files`.
 
-The folder fsync is group-committed (:class:`_DirSync`): one fsync started after a
+The folder fsync is group-committed (:class:`fs_sync.DirSync`): one fsync started after a
 rename covers every rename made before it, so concurrent writers into one folder
 share folder fsyncs instead of queueing one each.
 
-Mutations of one object are serialised by a per-key lock (:class:`_KeyLocks`: Linux
+Mutations of one object are serialised by a per-key lock (:class:`fs_sync.KeyLocks`: Linux
 open-file-description byte-range locks on ``<root>/.deltadb.lock``, one byte per key
 stripe), held only around the check-and-rename. Threads and processes exclude each
 other alike, so conditional writes (``if_match``) are true compare-and-swap, while
@@ -23,17 +23,16 @@ import errno
 import fcntl
 import os
 import secrets
-import struct
 import threading
 import time
-import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from chalicelib.storage.base import NotModified, ObjectNotFound, StoredObject, VersionMismatch
+from chalicelib.storage.fs_sync import DirSync, KeyLocks, fsync_dir
 
 _TMP_PREFIX = ".tmp."
+_LOCK_FILE = ".deltadb.lock"
 
 
 def _etag(st: os.stat_result) -> str:
@@ -41,92 +40,14 @@ def _etag(st: os.stat_result) -> str:
     return f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"'
 
 
-_LOCK_FILE = ".deltadb.lock"
-_LOCK_STRIPES = 1 << 16
-_FLOCK = struct.Struct("hhqqi4x")  # Linux struct flock: type, whence, start, len, pid
-
-
-class _KeyLocks:
-    """Per-key exclusive locks shared by all threads and processes using one root.
-
-    A key hashes to one byte of the lock file; holding it is an OFD lock (F_OFD_SETLKW).
-    OFD locks belong to an open file description, so each thread opens the file once for
-    itself: two threads then exclude each other exactly like two processes.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-        self._local = threading.local()
-
-    def _fd(self) -> int:
-        fd: int | None = getattr(self._local, "fd", None)
-        if fd is None:
-            fd = os.open(self.path, os.O_RDWR)
-            self._local.fd = fd
-        return fd
-
-    @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        stripe = zlib.crc32(key.encode("utf-8", "surrogatepass")) % _LOCK_STRIPES
-        fd = self._fd()
-        fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, stripe, 1, 0))
-        try:
-            yield
-        finally:
-            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _FLOCK.pack(fcntl.F_UNLCK, os.SEEK_SET, stripe, 1, 0))
-
-
-class _DirSync:
-    """Group commit of folder fsyncs for one folder.
-
-    A caller takes a ticket after its rename; it returns once an fsync that *started*
-    after that ticket was taken has completed. Whoever finds no fsync running starts
-    one covering every ticket issued so far; the others wait for it.
-    """
-
-    def __init__(self, directory: str) -> None:
-        self.directory = directory
-        self._cond = threading.Condition()
-        self._issued = 0
-        self._done = 0
-        self._running = False
-        self._error: OSError | None = None
-
-    def sync(self) -> None:
-        with self._cond:
-            self._issued += 1
-            ticket = self._issued
-            while self._done < ticket:
-                if self._running:
-                    self._cond.wait()
-                    continue
-                self._running = True
-                covered = self._issued
-                self._cond.release()
-                error: OSError | None = None
-                try:
-                    FileStorage._fsync_dir(self.directory)
-                except OSError as exc:
-                    error = exc
-                finally:
-                    self._cond.acquire()
-                self._running = False
-                if error is None:
-                    self._done = max(self._done, covered)
-                self._cond.notify_all()
-                if error is not None:
-                    raise error
-
-
 class FileStorage:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._known_dirs: set[str] = set()
-        self._dir_syncs: dict[str, _DirSync] = {}
+        self._dir_syncs: dict[str, DirSync] = {}
         self._dir_syncs_guard = threading.Lock()
-        self._locks = _KeyLocks(os.path.join(self.root, _LOCK_FILE))
+        self._locks = KeyLocks(os.path.join(self.root, _LOCK_FILE))
 
     # -- reading ---------------------------------------------------------------------
     def _path(self, key: str) -> str:
@@ -182,22 +103,14 @@ class FileStorage:
                 os.mkdir(new, 0o700)
             except FileExistsError:
                 pass
-            self._fsync_dir(os.path.dirname(new))  # make the new folder entry durable
+            fsync_dir(os.path.dirname(new))  # make the new folder entry durable
         self._known_dirs.add(directory)
 
-    @staticmethod
-    def _fsync_dir(directory: str) -> None:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    def _dir_sync(self, directory: str) -> _DirSync:
+    def _dir_sync(self, directory: str) -> DirSync:
         syncer = self._dir_syncs.get(directory)
         if syncer is None:
             with self._dir_syncs_guard:
-                syncer = self._dir_syncs.setdefault(directory, _DirSync(directory))
+                syncer = self._dir_syncs.setdefault(directory, DirSync(directory))
         return syncer
 
     @staticmethod
