@@ -9,6 +9,7 @@ encoded component can never start with ``.`` — the prefix reserved for temp fi
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
 from chalicelib.errors import BadRequest
@@ -41,13 +42,16 @@ def from_path(raw: str, what: str = "name") -> str:
     return validate(decoded, what)
 
 
+_ESCAPED = re.compile(r"[%\x00-\x1f\x7f]")  # plus a leading "." (see _needs_escape)
+
+
 def _needs_escape(ch: str, first: bool) -> bool:
     return ch == "%" or ord(ch) < 0x20 or ord(ch) == 0x7F or (first and ch == ".")
 
 
 def encode(name: str) -> str:
     """Encode a validated name as one storage path component."""
-    if not any(_needs_escape(c, i == 0) for i, c in enumerate(name)):
+    if not name.startswith(".") and _ESCAPED.search(name) is None:  # the common case, without a loop in Python
         name.encode("utf-8")  # raises on lone surrogates
         return name
     out = []

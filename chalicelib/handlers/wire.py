@@ -17,63 +17,81 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 from chalicelib.errors import BadRequest
 
 Json = dict[str, Any]
-_Check = typing.Callable[[Any], bool]
+_REQUIRED: Any = object()
 
 
-def _checker(tp: Any) -> _Check:
-    """A fast isinstance-style check for the few field types the protocol uses."""
-    if tp is Any:
-        return lambda _v: True
+def _allowed(tp: Any) -> tuple[tuple[type, ...], bool]:
+    """(types isinstance must accept, whether None is allowed) for the few field types the protocol uses."""
     origin = typing.get_origin(tp)
     if origin in (UnionType, typing.Union):
-        parts = [_checker(a) for a in typing.get_args(tp)]
-        return lambda v: any(p(v) for p in parts)
-    if tp is NoneType:
-        return lambda v: v is None
+        types: tuple[type, ...] = ()
+        nullable = False
+        for arg in typing.get_args(tp):
+            if arg is NoneType:
+                nullable = True
+            else:
+                types += _allowed(arg)[0]
+        return types, nullable
+    if tp is Any:
+        return (object,), True
     if tp is float:
-        return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-    if tp is int:
-        return lambda v: isinstance(v, int) and not isinstance(v, bool)
+        return (int, float), False
     base = origin or tp
-    if base in (list, dict, str, bool):
-        return lambda v: isinstance(v, base)
+    if base in (list, dict, str, bool, int):
+        return (base,), False
     raise TypeError(f"unsupported field type in the handler protocol: {tp!r}")
 
 
+class _Field:
+    __slots__ = ("default", "factory", "name", "no_bool", "nullable", "types")
+
+    def __init__(self, f: dataclasses.Field[Any], tp: Any) -> None:
+        self.name = f.name
+        self.types, self.nullable = _allowed(tp)
+        self.no_bool = bool not in self.types and any(t in (int, float) for t in self.types)  # True is an int
+        self.default = _REQUIRED if f.default is dataclasses.MISSING else f.default
+        self.factory = None if f.default_factory is dataclasses.MISSING else f.default_factory
+
+
 class _Codec:
-    """Per-class field table, computed once at class creation."""
+    """A dataclass's field table, built on its first use; decoding skips ``__init__`` (the checks are done)."""
 
     __slots__ = ("fields",)
 
     def __init__(self, cls: type) -> None:
         hints = typing.get_type_hints(cls)
-        self.fields: list[tuple[str, _Check, bool]] = [
-            (f.name, _checker(hints[f.name]), f.default is dataclasses.MISSING) for f in dataclasses.fields(cls)
-        ]
+        self.fields = [_Field(f, hints[f.name]) for f in dataclasses.fields(cls)]
 
     def decode(self, cls: type[Any], doc: Any) -> Any:
-        if not isinstance(doc, dict):
+        if type(doc) is not dict:
             raise BadRequest("malformed event")
-        values = {}
-        for name, check, required in self.fields:
-            if name in doc:
-                value = doc[name]
-                if not check(value):
-                    raise BadRequest(f"malformed event: field {name!r}")
-                values[name] = value
-            elif required:
-                raise BadRequest(f"malformed event: field {name!r} missing")
-        return cls(**values)
+        obj = object.__new__(cls)
+        values = obj.__dict__  # frozen dataclasses block setattr, not their __dict__
+        for f in self.fields:
+            value = doc.get(f.name, _REQUIRED)
+            if value is _REQUIRED:
+                if f.factory is not None:
+                    value = f.factory()
+                elif f.default is _REQUIRED:
+                    raise BadRequest(f"malformed event: field {f.name!r} missing")
+                else:
+                    value = f.default
+            elif not (
+                (isinstance(value, f.types) and not (f.no_bool and type(value) is bool))
+                or (value is None and f.nullable)
+            ):
+                raise BadRequest(f"malformed event: field {f.name!r}")
+            values[f.name] = value
+        return obj
 
-    def encode(self, obj: Any) -> Json:
-        return {name: getattr(obj, name) for name, _check, _required in self.fields}
+
+_CODECS: dict[type, _Codec] = {}
 
 
 def _codec(cls: type) -> _Codec:
-    codec: _Codec | None = cls.__dict__.get("_codec")
+    codec = _CODECS.get(cls)
     if codec is None:  # first use: the dataclass decorator has run by now
-        codec = _Codec(cls)
-        type.__setattr__(cls, "_codec", codec)
+        codec = _CODECS[cls] = _Codec(cls)
     return codec
 
 
@@ -81,7 +99,7 @@ class Reply:
     """Base of every handler reply; subclasses are ``@dataclass(frozen=True)``."""
 
     def to_json(self) -> Json:
-        return _codec(type(self)).encode(self)
+        return dict(self.__dict__)  # a dataclass's fields, nothing else
 
     @classmethod
     def from_json(cls, doc: Any) -> Self:
@@ -113,7 +131,7 @@ class Call(Generic[R]):
         Call.registry[action] = cls
 
     def to_json(self) -> Json:
-        return {"action": self.action, **_codec(type(self)).encode(self)}
+        return {"action": self.action, **self.__dict__}
 
     @classmethod
     def from_json(cls, doc: Any) -> Self:

@@ -37,13 +37,15 @@ OPTIONAL = "optional"  # a valid credential is used if one is sent; none or a ba
 AUTHENTICATED = "authenticated"  # any valid credential
 
 
-@dataclass(frozen=True)
 class RouteRequest:
     """What a view gets: the request, the use cases, and who is calling (None on public routes)."""
 
-    request: Request
-    services: Services
-    principal: Principal | None
+    __slots__ = ("principal", "request", "services")  # one per request: a plain class is the cheapest
+
+    def __init__(self, request: Request, services: Services, principal: Principal | None) -> None:
+        self.request = request
+        self.services = services
+        self.principal = principal
 
     def header(self, name: str) -> str | None:
         value: str | None = self.request.headers.get(name)
