@@ -22,10 +22,12 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.protocols import Validator
 
 from chalicelib import jsonbody
+from chalicelib.caches import Bounded
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.records import SchemaDocuments
 
 _DEFAULT = jsonschema.Draft202012Validator
+CACHED_SCHEMAS = 10_000
 
 
 def compile_schema(schema: Any) -> Validator:
@@ -70,15 +72,16 @@ class SchemaCache:
     def __init__(self, documents: SchemaDocuments, revalidate_after: float = 0.0) -> None:
         self._documents = documents
         self._revalidate_after = revalidate_after
-        # schema id -> (etag or None for "no schema", validator or None, checked at)
-        self._cache: dict[str, tuple[str | None, Validator | None, float]] = {}
+        # schema id -> (etag or None for "no schema", validator or None, checked at); bounded,
+        # since every database name written to gets an entry (most of them "no schema")
+        self._cache: Bounded[str, tuple[str | None, Validator | None, float]] = Bounded.lru(CACHED_SCHEMAS)
         self._lock = threading.Lock()
         self._inflight: dict[str, Future[Validator | None]] = {}
         self._generation: dict[str, int] = {}  # bumped by invalidate(): older fetches are not cached
 
     def invalidate(self, schema_id: str) -> None:
         with self._lock:
-            self._cache.pop(schema_id, None)
+            self._cache.discard(schema_id)
             self._inflight.pop(schema_id, None)  # later requests must not wait on an older fetch
             self._generation[schema_id] = self._generation.get(schema_id, 0) + 1
 
@@ -130,7 +133,7 @@ class SchemaCache:
     def _store(self, schema_id: str, entry: tuple[str | None, Validator | None, float], generation: int) -> None:
         with self._lock:
             if self._generation.get(schema_id, 0) == generation:  # else this instance changed it meanwhile
-                self._cache[schema_id] = entry
+                self._cache.put(schema_id, entry)
 
     def validate(self, schema_id: str, items: Iterable[tuple[str, Any]]) -> None:
         validator = self.validator(schema_id)
