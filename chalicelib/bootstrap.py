@@ -4,7 +4,9 @@ Everything is built here and only here: the app (app.py, through chalicelib/weba
 the ``deltadb`` CLI's preflight (local/) and the tests all go through these builders.
 Importing app.py builds nothing; the first request (or Lambda invocation) does, so a
 cold start pays only for the side it runs: the routes build the services (auth, schema
-cache, invoker), the processing handlers build storage and the keyring.
+cache, invoker), the processing handlers build storage and the keyring. For the same
+reason each builder imports its adapters itself: a route-side Lambda never loads boto3's
+S3 or the crypto stack, a meta handler never loads jsonschema or PyJWT.
 """
 
 from __future__ import annotations
@@ -14,33 +16,22 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import provisioning
-from chalicelib.auth.admin import AdminKey
-from chalicelib.auth.authenticator import Authenticator
-from chalicelib.auth.sessions import SessionTokens
 from chalicelib.config import Settings
-from chalicelib.crypto.keyring import KeyRing
-from chalicelib.crypto.kms_keyring import KmsKeyRing
-from chalicelib.crypto.kms_keyring import make_client as make_kms_client
-from chalicelib.crypto.local_keyring import LocalKeyRing
-from chalicelib.entities import EntityStore
-from chalicelib.handler_client import HandlerClient
-from chalicelib.handlers.dispatch import Handler
-from chalicelib.handlers.entity_handler import EntityHandler
-from chalicelib.handlers.meta_handler import MetaHandler
 from chalicelib.handlers.protocol import ENTITY_FUNCTION, FUNCTIONS
 from chalicelib.invoke.base import Event, Invoker, Result
 from chalicelib.lazy import once
-from chalicelib.records import HandlerRecords
-from chalicelib.schemas import SchemaCache
-from chalicelib.services import Services
-from chalicelib.services.admin import AdminService
-from chalicelib.services.entities import EntityService
-from chalicelib.services.keys import KeyService
-from chalicelib.services.schemas import SchemaService
-from chalicelib.storage.base import Storage
+
+if TYPE_CHECKING:
+    from chalicelib.crypto.keyring import KeyRing
+    from chalicelib.crypto.kms_keyring import KmsKeyRing
+    from chalicelib.handlers.dispatch import Handler
+    from chalicelib.handlers.entity_handler import EntityHandler
+    from chalicelib.handlers.meta_handler import MetaHandler
+    from chalicelib.services import Services
+    from chalicelib.storage.base import Storage
 
 log = logging.getLogger("deltadb")
 
@@ -69,11 +60,15 @@ def build_storage(settings: Settings) -> Storage:
 
 
 def build_kms_keyring(settings: Settings) -> KmsKeyRing:
+    from chalicelib.crypto.kms_keyring import KmsKeyRing, make_client
+
     assert settings.kms_key_id is not None
-    return KmsKeyRing(make_kms_client(settings.kms_region), settings.kms_key_id)
+    return KmsKeyRing(make_client(settings.kms_region), settings.kms_key_id)
 
 
 def build_keyring(settings: Settings, secrets: provisioning.Secrets) -> KeyRing:
+    from chalicelib.crypto.local_keyring import LocalKeyRing
+
     if settings.kms_key_id is not None:
         ring = build_kms_keyring(settings)
         ring.resolve()  # once, here: the heartbeat (DescribeWorker) must never wait on KMS
@@ -168,6 +163,10 @@ class Runtime:
     # -- processing side ---------------------------------------------------------
     @once
     def processing(self) -> Processing:
+        from chalicelib.entities import EntityStore
+        from chalicelib.handlers.entity_handler import EntityHandler
+        from chalicelib.handlers.meta_handler import MetaHandler
+
         s = self.settings
         if s.role == "main" and self._storage is None:
             raise RuntimeError("the main worker holds no keys and no storage")
@@ -188,6 +187,18 @@ class Runtime:
 
     @once
     def services(self) -> Services:
+        from chalicelib.auth.admin import AdminKey
+        from chalicelib.auth.authenticator import Authenticator
+        from chalicelib.auth.sessions import SessionTokens
+        from chalicelib.handler_client import HandlerClient
+        from chalicelib.records import HandlerRecords
+        from chalicelib.schemas import SchemaCache
+        from chalicelib.services import Services
+        from chalicelib.services.admin import AdminService
+        from chalicelib.services.entities import EntityService
+        from chalicelib.services.keys import KeyService
+        from chalicelib.services.schemas import SchemaService
+
         s, sec = self.settings, self.secrets
         if s.dev_mode:
             log.warning(

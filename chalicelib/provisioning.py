@@ -20,7 +20,6 @@ from pathlib import Path
 
 from chalicelib.auth.digest import sha256_hex
 from chalicelib.config import ConfigError, Settings
-from chalicelib.crypto.local_keyring import LocalKeyRing
 from chalicelib.files import create_exclusive
 
 
@@ -42,6 +41,8 @@ def ensure(settings: Settings) -> Secrets:
     key_file = None
     # The main worker holds no KEK; with KMS the KEK never leaves KMS.
     if settings.master_key is None and settings.kms_key_id is None and settings.role != "main":
+        from chalicelib.crypto.local_keyring import LocalKeyRing  # cryptography: only where a keyring is made
+
         key_file = settings.key_file or folder / "keyring.json"
         LocalKeyRing.create_file(key_file)
 

@@ -24,6 +24,10 @@ class KeyUnavailable(Exception):
     """The wrapped key names a KEK this keyring does not hold, or unwrapping failed."""
 
 
+class KeyServiceUnavailable(Exception):
+    """The key service (KMS) could not be reached, throttled past the retries, or refused access."""
+
+
 class KeyRing(Protocol):
     @property
     def active_key_id(self) -> str: ...

@@ -25,7 +25,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.crypto.keyring import DataKey, KeyUnavailable
+from chalicelib.crypto.keyring import DataKey, KeyServiceUnavailable, KeyUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,7 @@ log = logging.getLogger(__name__)
 _NOT_OURS = {"InvalidCiphertextException", "IncorrectKeyException", "NotFoundException"}
 
 
-class KmsUnavailable(Exception):
-    """KMS could not be reached, throttled past the retries, or refused access."""
+KmsUnavailable = KeyServiceUnavailable  # the KMS adapter's name for the port's error
 
 
 def make_client(region: str | None = None, endpoint: str | None = None) -> Any:

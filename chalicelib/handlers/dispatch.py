@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from chalicelib.crypto.envelope import EnvelopeError
-from chalicelib.crypto.kms_keyring import KmsUnavailable
+from chalicelib.crypto.keyring import KeyServiceUnavailable
 from chalicelib.errors import (
     BadRequest,
     DeltaError,
@@ -92,7 +92,7 @@ class Handler:
         except (OSError, StorageUnavailable) as exc:
             log.error("storage failure in %s: %s", call.action, exc)
             return to_result(Unavailable("storage unavailable"))
-        except KmsUnavailable as exc:
+        except KeyServiceUnavailable as exc:
             log.error("key service failure in %s: %s", call.action, exc)
             return to_result(Unavailable("key service unavailable"))
         except (KeyError, TypeError):  # a well-typed call with bad contents (e.g. a record without "id")

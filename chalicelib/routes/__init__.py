@@ -7,13 +7,15 @@ Each module declares its views on a ``RouteTable`` with the access each needs
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Response
 
 from chalicelib.routes import admin, entities, keys, schemas
 from chalicelib.routes.responses import error_response
-from chalicelib.services import Services
+
+if TYPE_CHECKING:
+    from chalicelib.services import Services
 
 RESOURCES = (admin, keys, entities, schemas)
 

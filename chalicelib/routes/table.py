@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Request, Response
 
@@ -24,8 +24,10 @@ from chalicelib import jsonbody
 from chalicelib.auth.principal import Principal
 from chalicelib.errors import DeltaError, PayloadTooLarge
 from chalicelib.routes.responses import error_response
-from chalicelib.services import Services
-from chalicelib.services.entities import Conditions
+from chalicelib.services.conditions import Conditions
+
+if TYPE_CHECKING:
+    from chalicelib.services import Services
 
 log = logging.getLogger("deltadb.app")
 

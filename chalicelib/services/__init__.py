@@ -8,12 +8,14 @@ route (chalicelib/routes/), not here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from chalicelib.auth.authenticator import Authenticator
-from chalicelib.services.admin import AdminService
-from chalicelib.services.entities import EntityService
-from chalicelib.services.keys import KeyService
-from chalicelib.services.schemas import SchemaService
+if TYPE_CHECKING:  # the route modules need only the name; the composition root imports the rest
+    from chalicelib.auth.authenticator import Authenticator
+    from chalicelib.services.admin import AdminService
+    from chalicelib.services.entities import EntityService
+    from chalicelib.services.keys import KeyService
+    from chalicelib.services.schemas import SchemaService
 
 
 @dataclass(frozen=True)

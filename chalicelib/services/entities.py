@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import jsonbody, names
@@ -19,14 +18,7 @@ from chalicelib.handlers.protocol import (
     PutEntity,
 )
 from chalicelib.schemas import SchemaCache
-
-
-@dataclass(frozen=True)
-class Conditions:
-    """HTTP preconditions: ``If-Match`` / ``If-None-Match``."""
-
-    if_match: str | None = None
-    if_none_match: str | None = None
+from chalicelib.services.conditions import Conditions
 
 
 class EntityService:
