@@ -12,86 +12,51 @@
 - Delete: HEAD for the current ETag, then ``DeleteObject`` with ``If-Match`` on it, so a
   concurrent replace is never deleted unseen. On servers without conditional deletes
   (LocalStack answers NotImplemented) it falls back to a plain delete after the HEAD.
+- Retries answer as if the first reply had arrived (tests/integration/test_s3_faults.py):
+  a write tagged with a random write id in its metadata is recognised as ours when its
+  retry fails the precondition; a delete whose object is gone after our HEAD saw it is
+  done; a reply cut short (no whole ETag, a short body) is read again, never trusted.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from botocore.handlers import add_expect_header
+from urllib3.exceptions import HTTPError
 
 from chalicelib.storage.base import NotModified, ObjectNotFound, StorageUnavailable, StoredObject, VersionMismatch
+from chalicelib.storage.s3_client import S3Options as S3Options  # re-exported: the adapter and its options
+from chalicelib.storage.s3_client import make_client
 
 log = logging.getLogger(__name__)
 
 _MISSING = {"NoSuchKey", "404", "NotFound"}
+_WRITE_ID = "deltadb-write"  # object metadata (x-amz-meta-deltadb-write): which write stored this version
 _CONFLICT = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
-
-
-@dataclass(frozen=True)
-class S3Options:
-    bucket: str = "deltadatabase"
-    endpoint: str | None = None  # host:port or URL; None = AWS S3
-    access_key: str | None = None
-    secret_key: str | None = None
-    region: str | None = None
-    use_ssl: bool = False
-    retry_mode: str = "standard"
-    max_attempts: int = 5
-    unquoted_if_match: bool = False  # Ceph RadosGW matches If-Match only without quotes
-    max_connections: int = 64
-    create_bucket: bool = False  # check() creates a missing bucket (S3_CREATE_BUCKET)
-
-    def endpoint_url(self) -> str | None:
-        if not self.endpoint:
-            return None
-        if "://" in self.endpoint:
-            return self.endpoint
-        return f"{'https' if self.use_ssl else 'http'}://{self.endpoint}"
-
-
-def make_client(options: S3Options) -> Any:
-    config = Config(
-        retries={"mode": options.retry_mode, "total_max_attempts": options.max_attempts},
-        connect_timeout=3,
-        read_timeout=15,
-        tcp_keepalive=True,
-        max_pool_connections=options.max_connections,
-        # Path-style for custom endpoints (MinIO, SeaweedFS, Ceph, LocalStack); AWS decides itself.
-        s3={"addressing_style": "path" if options.endpoint else "auto"},
-        # The envelope's AES-GCM tag already authenticates every byte; skip the extra
-        # CRC32 (and stay compatible with stores that do not know flexible checksums).
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    )
-    session = boto3.session.Session()
-    client = session.client(
-        "s3",
-        endpoint_url=options.endpoint_url(),
-        aws_access_key_id=options.access_key or None,
-        aws_secret_access_key=options.secret_key or None,
-        region_name=options.region or ("us-east-1" if options.endpoint else None),
-        use_ssl=options.use_ssl if options.endpoint else True,
-        config=config,
-    )
-    # botocore sends every PutObject with "Expect: 100-continue" and holds the body until
-    # the server answers 100: one extra network round trip per write. It saves uploading
-    # a large body the server would refuse; ours are bounded by DELTADB_MAX_BODY, so a
-    # write is one round trip instead of two.
-    client.meta.events.unregister("before-call.s3", add_expect_header)
-    return client
 
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", "")) or str(
         exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
     )
+
+
+class _BrokenReply(Exception):
+    """A reply botocore accepted but that cannot be whole: no usable ETag, or a short body."""
+
+
+# What a lost, cut or late reply looks like once botocore's own retries are spent.
+_TRANSIENT = (BotoCoreError, HTTPError, OSError, _BrokenReply)
+_OWN_ATTEMPTS = 3  # our retries on top of botocore's, for replies it accepted but are broken
+
+
+def _usable_etag(etag: object) -> bool:
+    """A whole ETag header value; a reply cut inside its header block may carry a partial one."""
+    return isinstance(etag, str) and len(etag) >= 2 and etag.startswith('"') == etag.endswith('"') and etag != '"'
 
 
 class S3Storage:
@@ -118,52 +83,115 @@ class S3Storage:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if if_none_match:
             kwargs["IfNoneMatch"] = if_none_match
+        failure: Exception = _BrokenReply()
+        for _attempt in range(_OWN_ATTEMPTS):  # a read is safe to repeat
+            try:
+                response = self.client.get_object(**kwargs)
+                data = response["Body"].read()
+                etag = response.get("ETag")
+                if not _usable_etag(etag) or response.get("ContentLength", len(data)) != len(data):
+                    raise _BrokenReply()
+                return StoredObject(data, etag)
+            except ClientError as exc:
+                code = _code(exc)
+                if code in _MISSING:
+                    raise ObjectNotFound(key) from None
+                if code in {"304", "NotModified"}:
+                    raise NotModified(key) from None
+                raise self._unavailable("GetObject", exc) from None
+            except _TRANSIENT as exc:
+                failure = exc
+        raise self._unavailable("GetObject", failure) from None
+
+    def _ours(self, key: str, write_id: str) -> str | None:
+        """The object's ETag when the stored version is the write tagged ``write_id``, else None."""
         try:
-            response = self.client.get_object(**kwargs)
-            return StoredObject(response["Body"].read(), response["ETag"])
-        except ClientError as exc:
-            code = _code(exc)
-            if code in _MISSING:
-                raise ObjectNotFound(key) from None
-            if code in {"304", "NotModified"}:
-                raise NotModified(key) from None
-            raise self._unavailable("GetObject", exc) from None
-        except BotoCoreError as exc:
-            raise self._unavailable("GetObject", exc) from None
+            head = self._head(key)
+        except ObjectNotFound:
+            return None
+        return str(head["ETag"]) if head.get("Metadata", {}).get(_WRITE_ID) == write_id else None
 
     def put(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data}
+        # Every write carries a random id in its metadata: when a retry of a conditional
+        # write fails its precondition, or a reply comes back without its ETag, the id
+        # tells whether the stored version is this write's (its reply was lost) or another's.
+        write_id = secrets.token_hex(12)
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data, "Metadata": {_WRITE_ID: write_id}}
         if if_none_match:
             kwargs["IfNoneMatch"] = "*"
         if if_match is not None:
             kwargs["IfMatch"] = self._if_match(if_match)
+        failure: Exception = _BrokenReply()
+        for _attempt in range(_OWN_ATTEMPTS):
+            try:
+                etag = self.client.put_object(**kwargs).get("ETag")
+                if _usable_etag(etag):
+                    return str(etag)
+                raise _BrokenReply()  # applied, but the ETag did not arrive whole
+            except ClientError as exc:
+                code = _code(exc)
+                lost_race = code in _CONFLICT or (code in _MISSING and if_match is not None)
+                if not lost_race:
+                    raise self._unavailable("PutObject", exc) from None
+                mine = self._ours(key, write_id)  # an earlier attempt of this write, whose reply was lost?
+                if mine is None:
+                    raise VersionMismatch(key) from None
+                return mine
+            except _TRANSIENT as exc:
+                failure = exc
+                mine = self._ours_or_none(key, write_id)
+                if mine is not None:
+                    return mine
+        raise self._unavailable("PutObject", failure) from None
+
+    def _ours_or_none(self, key: str, write_id: str) -> str | None:
         try:
-            return str(self.client.put_object(**kwargs)["ETag"])
-        except ClientError as exc:
-            code = _code(exc)
-            if code in _CONFLICT:
-                raise VersionMismatch(key) from None
-            if code in _MISSING and if_match is not None:
-                raise VersionMismatch(key) from None  # If-Match on an object that is gone
-            raise self._unavailable("PutObject", exc) from None
-        except BotoCoreError as exc:
-            raise self._unavailable("PutObject", exc) from None
+            return self._ours(key, write_id)
+        except StorageUnavailable:
+            return None
+
+    def _head(self, key: str) -> dict[str, Any]:
+        """HeadObject with a whole ETag; ObjectNotFound, or StorageUnavailable."""
+        failure: Exception = _BrokenReply()
+        for _attempt in range(_OWN_ATTEMPTS):
+            try:
+                head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
+                if _usable_etag(head.get("ETag")):
+                    return head
+                raise _BrokenReply()
+            except ClientError as exc:
+                if _code(exc) in _MISSING:
+                    raise ObjectNotFound(key) from None
+                raise self._unavailable("HeadObject", exc) from None
+            except _TRANSIENT as exc:
+                failure = exc
+        raise self._unavailable("HeadObject", failure) from None
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
-        try:
-            current = str(self.client.head_object(Bucket=self.bucket, Key=key)["ETag"])
-        except ClientError as exc:
-            if _code(exc) in _MISSING:
-                raise ObjectNotFound(key) from None
-            raise self._unavailable("HeadObject", exc) from None
-        except BotoCoreError as exc:
-            raise self._unavailable("HeadObject", exc) from None
+        current = str(self._head(key)["ETag"])
         if if_match is not None and if_match.strip('"') != current.strip('"'):
             raise VersionMismatch(key)
+        # The object existed with the expected version a moment ago. If it is gone by the
+        # time the delete is answered (404, or 412 on a retry of a delete that applied),
+        # that is this delete's own earlier attempt or an equal concurrent one: success.
+        try:
+            self._delete_version(key, current)
+        except ObjectNotFound:
+            return
+        except VersionMismatch:
+            try:
+                now = str(self._head(key)["ETag"])
+            except ObjectNotFound:
+                return
+            if now != current:
+                raise
+            self._delete_version(key, current)  # a spurious 412 on the version we saw: once more
+
+    def _delete_version(self, key: str, etag: str) -> None:
         try:
             if self._conditional_delete:
                 try:
-                    self.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=self._if_match(current))
+                    self.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=self._if_match(etag))
                     return
                 except ClientError as exc:
                     if _code(exc) not in {"NotImplemented", "501"}:
@@ -178,7 +206,7 @@ class S3Storage:
             if code in _CONFLICT:
                 raise VersionMismatch(key) from None
             raise self._unavailable("DeleteObject", exc) from None
-        except BotoCoreError as exc:
+        except _TRANSIENT as exc:
             raise self._unavailable("DeleteObject", exc) from None
 
     def list(self, prefix: str) -> Iterator[str]:
@@ -188,7 +216,7 @@ class S3Storage:
                     yield obj["Key"]
         except ClientError as exc:
             raise self._unavailable("ListObjectsV2", exc) from None
-        except BotoCoreError as exc:
+        except _TRANSIENT as exc:
             raise self._unavailable("ListObjectsV2", exc) from None
 
     # -- start-up and health -------------------------------------------------------
@@ -210,7 +238,7 @@ class S3Storage:
             if code in {"403", "AccessDenied", "Forbidden"}:
                 return f"access to bucket {self.bucket!r} denied: check the credentials and the bucket policy"
             return f"bucket {self.bucket!r} unusable: {code}"
-        except BotoCoreError as exc:
+        except (BotoCoreError, HTTPError, OSError) as exc:
             return f"S3 endpoint unreachable or credentials missing: {exc}"
 
     def _create(self) -> str | None:

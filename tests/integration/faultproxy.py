@@ -1,18 +1,28 @@
 """A TCP proxy in front of an S3 server that injects faults into new connections.
 
-``fail_next(n, mode)`` makes the next ``n`` connections fail, then traffic flows again:
+``fail_next(n, mode)`` makes the next ``n`` connections fail, then traffic flows again.
+Faults where the server never sees the request:
 - ``"drop"``: read the request, close the connection without a response;
+- ``"reset"``: reset the connection (RST) before reading anything;
 - ``"slowdown"``: answer ``503 SlowDown`` (S3's throttling error) and close;
 - ``"error500"``: answer ``500 InternalError`` and close;
 - ``"conflict"``: answer ``409 ConditionalRequestConflict`` and close.
-Healthy connections are relayed byte for byte (keep-alive works). ``requests`` counts
-requests per method seen on faulted connections plus relayed connections opened.
+Faults where the server applies the request and its reply goes wrong:
+- ``"applied_drop"``: forward it, then close without passing the reply on;
+- ``"truncate"``: forward it, pass on the reply cut in the middle of its body (of its
+  headers when it has no body), then close;
+- ``"slow"``: forward it, hold the reply for ``slow_seconds`` (past the client's read
+  timeout), then pass it on and close.
+Healthy connections are relayed byte for byte (keep-alive works). ``faults_served``
+counts faulted connections; ``connections`` all connections opened.
 """
 
 from __future__ import annotations
 
 import socket
+import struct
 import threading
+import time
 
 _BODIES = {
     "slowdown": (503, "SlowDown", "Please reduce your request rate."),
@@ -21,25 +31,37 @@ _BODIES = {
 }
 
 
-def _read_request(conn: socket.socket) -> bytes:
+def _read_message(conn: socket.socket, *, request_method: bytes | None = None) -> tuple[bytes, bytes]:
+    """(head, body) of one HTTP/1.1 message; ``request_method`` set when reading a response."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)
         if not chunk:
-            return data
+            return data, b""
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
+    headers = {}
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
+        headers[name.strip().lower()] = value.strip()
+    if request_method is not None:
+        status = int(head.split(b" ", 2)[1])
+        if request_method == b"HEAD" or status in (204, 304) or 100 <= status < 200:
+            return head, b""
+    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        while not body.endswith(b"0\r\n\r\n"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return head, body
+    length = int(headers.get(b"content-length", b"0"))
     while len(body) < length:
         chunk = conn.recv(65536)
         if not chunk:
             break
         body += chunk
-    return head
+    return head, body
 
 
 class FaultProxy:
@@ -53,6 +75,7 @@ class FaultProxy:
         self.faults_served = 0
         self.connections = 0
         self._closed = False
+        self.slow_seconds = 3.0
         threading.Thread(target=self._accept, daemon=True).start()
 
     def fail_next(self, n: int, mode: str) -> None:
@@ -79,10 +102,18 @@ class FaultProxy:
             self._relay(conn)
             return
         with conn:
-            _read_request(conn)
+            if fault == "reset":
+                with self._lock:
+                    self.faults_served += 1
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return  # closing with linger 0 sends RST
+            head, body = _read_message(conn)
             with self._lock:
                 self.faults_served += 1
             if fault == "drop":
+                return
+            if fault in ("applied_drop", "truncate", "slow"):
+                self._forward_then(conn, head, body, fault)
                 return
             status, code, message = _BODIES[fault]
             body = (
@@ -92,6 +123,24 @@ class FaultProxy:
                 f"HTTP/1.1 {status} {code}\r\nContent-Type: application/xml\r\nContent-Length: {len(body)}\r\n"
                 f"Connection: close\r\n\r\n{body}".encode()
             )
+
+    def _forward_then(self, conn: socket.socket, head: bytes, body: bytes, fault: str) -> None:
+        """The upstream server gets the request and answers; the client gets the answer spoiled."""
+        with socket.create_connection(self.upstream) as upstream:
+            upstream.sendall(head + b"\r\n\r\n" + body)
+            reply_head, reply_body = _read_message(upstream, request_method=head.split(b" ", 1)[0])
+        if fault == "applied_drop":
+            return
+        reply = reply_head + b"\r\n\r\n" + reply_body
+        if fault == "truncate":
+            cut = len(reply_head) + 4 + len(reply_body) // 2 if reply_body else len(reply_head) // 2
+            conn.sendall(reply[:cut])
+            return
+        time.sleep(self.slow_seconds)  # "slow": the client has given up by now
+        try:
+            conn.sendall(reply)
+        except OSError:
+            pass
 
     def _relay(self, client: socket.socket) -> None:
         try:
