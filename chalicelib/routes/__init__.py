@@ -6,27 +6,52 @@ Each module declares its views on a ``RouteTable`` with the access each needs
 
 from __future__ import annotations
 
+import json
+import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chalice.app import Chalice, Response
+from chalice.app import Chalice, Request, Response
 
 from chalicelib.routes import admin, entities, keys, schemas
 from chalicelib.routes.responses import error_response
+from chalicelib.routes.table import PRINCIPAL_KEY
 
 if TYPE_CHECKING:
     from chalicelib.services import Services
 
 RESOURCES = (admin, keys, entities, schemas)
+access_log = logging.getLogger("deltadb.access")
 
 
 def install(app: Chalice, services: Callable[[], Services]) -> None:
+    app.register_middleware(_access_log, "http")
     app.register_middleware(_contract_errors, "http")
     for module in RESOURCES:
         app.register_blueprint(module.routes.blueprint(module.__name__, services))
 
 
-def _contract_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
+def _access_log(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """One JSON line per request at INFO on ``deltadb.access``: never a credential, a body or a query."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return get_response(event)
+    started = time.perf_counter()
+    response = get_response(event)
+    context = event.context or {}
+    line = {
+        "method": event.method,
+        "route": context.get("resourcePath"),  # the template (/entity/{db}), never the names in it
+        "status": response.status_code,
+        "ms": round((time.perf_counter() - started) * 1000, 2),
+        "request_id": context.get("requestId") or getattr(event.lambda_context, "aws_request_id", None),
+        "principal": context.get(PRINCIPAL_KEY),
+    }
+    access_log.info(json.dumps(line))
+    return response
+
+
+def _contract_errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """Rewrite Chalice's own error bodies into the contract's ``{"error": ...}``."""
     response = get_response(event)
     body = response.body

@@ -37,6 +37,7 @@ ANY_CONTENT = ["*/*"]  # accept bodies whatever Content-Type a Go-era client sen
 PUBLIC = "public"  # no credential is looked at
 OPTIONAL = "optional"  # a valid credential is used if one is sent; none or a bad one is no error
 AUTHENTICATED = "authenticated"  # any valid credential
+PRINCIPAL_KEY = "deltadb_principal"  # where the caller's id is left in the request context, for the access log
 
 
 class RouteRequest:
@@ -136,6 +137,8 @@ def _wrap(bp: Blueprint, route: _Route, services: Callable[[], Services]) -> Vie
             svc = services()
             request = bp.current_request
             principal = _principal(svc, request.headers.get("authorization"), route.access)
+            if principal is not None:
+                request.context[PRINCIPAL_KEY] = principal.key_id or principal.client_id
             return route.view(RouteRequest(request, svc, principal), **params)
         except DeltaError as exc:
             return error_response(exc.status, exc.message)

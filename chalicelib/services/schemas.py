@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import jsonbody, names
+from chalicelib.errors import BadRequest
 from chalicelib.handler_client import HandlerClient
 from chalicelib.handlers.protocol import DeleteSchema, GetSchema, ListSchemas, PutSchema
 from chalicelib.schemas import SchemaCache, compile_schema
@@ -24,6 +25,8 @@ class SchemaService:
 
     def put(self, raw_id: str, schema: Any) -> None:
         schema_id = names.from_path(raw_id, "schema id")
+        if not isinstance(schema, dict):  # true/false are JSON Schemas, but Go-era clients expect objects
+            raise BadRequest("a schema must be a JSON object")
         compile_schema(schema)
         try:
             self.handlers.call(PutSchema(schema_id, jsonbody.dumps(schema)))

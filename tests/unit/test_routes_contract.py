@@ -573,3 +573,30 @@ def test_respond_async_validates_first_and_checks_access(api: Api) -> None:
     op_id = api.put("/entity/adb", {"k": 1}, headers={"Prefer": "respond-async"}).json["operation_id"]
     assert api.get(f"/operations/{op_id}", token=None).status == 401
     assert api.get(f"/operations/{op_id}", token=ro).status == 403
+
+
+def test_boolean_schemas_are_refused(api: Api) -> None:
+    for body in (False, True, [], "x"):
+        r = api.put("/schema/db", body)
+        assert r.status == 400 and "JSON object" in error_of(r)
+    assert api.get("/schema/db").status == 404
+
+
+def test_one_access_log_line_per_request_without_secrets(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    token = api.login(ADMIN_KEY)
+    with caplog.at_level(logging.INFO, logger="deltadb.access"):
+        api.put("/entity/secretdb", {"secret-key": {"v": "secret-value"}}, token=token)
+        api.get("/entity/secretdb?key=secret-key", token=token)
+        api.request("PATCH", "/entity/secretdb", token=token)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "deltadb.access"]
+    assert [(x["method"], x["route"], x["status"]) for x in lines] == [
+        ("PUT", "/entity/{db}", 200),
+        ("GET", "/entity/{db}", 200),
+        ("PATCH", "/entity/{db}", 405),
+    ]
+    assert lines[0]["principal"] == "admin" and lines[0]["ms"] >= 0
+    text = caplog.text
+    for secret in (ADMIN_KEY, token, "secretdb", "secret-key", "secret-value"):
+        assert secret not in text
