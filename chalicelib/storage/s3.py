@@ -46,6 +46,7 @@ class S3Options:
     max_attempts: int = 5
     unquoted_if_match: bool = False  # Ceph RadosGW matches If-Match only without quotes
     max_connections: int = 64
+    create_bucket: bool = False  # check() creates a missing bucket (S3_CREATE_BUCKET)  [shim from main]
 
     def endpoint_url(self) -> str | None:
         if not self.endpoint:
@@ -98,6 +99,7 @@ class S3Storage:
         self.client = client
         self.bucket = options.bucket
         self._unquoted = options.unquoted_if_match
+        self._create_bucket = options.create_bucket
         self._conditional_delete = True  # until the server says it does not implement it
 
     @classmethod
@@ -190,8 +192,9 @@ class S3Storage:
             raise self._unavailable("ListObjectsV2", exc) from None
 
     # -- start-up and health -------------------------------------------------------
-    def check(self, create: bool = False) -> str | None:
+    def check(self, create: bool | None = None) -> str | None:
         """A plain-words problem with the bucket (missing, no access, no credentials), or None."""
+        create = self._create_bucket if create is None else create
         try:
             self.client.head_bucket(Bucket=self.bucket)
             return None
