@@ -176,7 +176,8 @@ class ServerProcess:
             str(self.port),
             "--data-dir",
             str(self.data_dir),
-            "--workers",
+            # serve: HTTP processes; up: processing workers
+            "--processes" if self.command == "serve" else "--workers",
             str(self.workers),
             *self.extra_args,
         ]
