@@ -59,7 +59,6 @@ def decode_key_material(text: str, what: str) -> bytes:
     raise ConfigError(f"{what} must be 32 bytes, given as base64 or 64 hex digits")
 
 
-_KEK = ("serve", "up", "worker")
 _SIZES = "e.g. 512KiB, 1MiB"
 
 
@@ -89,11 +88,11 @@ class Settings:
         shown="key file", help="32-byte key-encryption key, base64 or hex, instead of the keyring file",
     )  # fmt: skip
     key_file: Path | None = setting(
-        None, env="DELTADB_KEY_FILE", parse=Path, flag="--key-file", commands=_KEK,
+        None, env="DELTADB_KEY_FILE", parse=Path, flag="--key-file",
         shown="<secrets-dir>/keyring.json", help="local keyring file",
     )  # fmt: skip
     kms_key_id: str | None = setting(
-        None, env="DELTADB_KMS_KEY_ID", flag="--kms-key-id", commands=_KEK,
+        None, env="DELTADB_KMS_KEY_ID", flag="--kms-key-id",
         help="key-encryption key in AWS KMS: key id, ARN or alias/... (instead of a local keyring)",
     )  # fmt: skip
     # botocore reads only AWS_DEFAULT_REGION; AWS_REGION is what Lambda and most tools set.

@@ -19,19 +19,8 @@ import re
 from typing import Any
 
 from chalicelib.invoke.sigv4 import MAIN_ACCESS_KEY, verify
-from local.asgi_plumbing import (
-    LazyApp,
-    PooledApp,
-    Receive,
-    Reply,
-    Scope,
-    Send,
-    header_dict,
-    json_reply,
-    raw_path,
-    read_body,
-    send_reply,
-)
+from local import asgi_plumbing as web
+from local.asgi_plumbing import Receive, Reply, Scope, Send
 from local.server_settings import ServerSettings
 
 log = logging.getLogger("deltadb.worker")
@@ -41,10 +30,10 @@ MAX_EVENT_BYTES = 8 * 1024 * 1024
 
 
 def _lambda_error(status: int, kind: str, message: str) -> Reply:
-    return json_reply(status, {"Type": "User", "message": message, "__type": kind})
+    return web.json_reply(status, {"Type": "User", "message": message, "__type": kind})
 
 
-class WorkerASGI(PooledApp):
+class WorkerASGI(web.PooledApp):
     def __init__(self, runtime: Any, secret: str, threads: int) -> None:
         super().__init__(threads, "deltadb-worker")
         self.runtime = runtime
@@ -52,17 +41,17 @@ class WorkerASGI(PooledApp):
         self.names = set(runtime.function_names)
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send_reply(send, await self._answer(scope, receive))
+        await web.send_reply(send, await self._answer(scope, receive))
 
     async def _answer(self, scope: Scope, receive: Receive) -> Reply:
-        body, too_large = await read_body(receive, MAX_EVENT_BYTES)
+        body, too_large = await web.read_body(receive, MAX_EVENT_BYTES)
         if too_large:
             return _lambda_error(413, "RequestTooLargeException", "event too large")
-        path = raw_path(scope)
+        path = web.raw_path(scope)
         m = _PATH.fullmatch(path)
         if scope["method"] != "POST" or m is None or m[1] not in self.names:
             return _lambda_error(404, "ResourceNotFoundException", "no such function")
-        headers = header_dict(scope)
+        headers = web.header_dict(scope)
         query = scope.get("query_string", b"").decode("latin-1")
         url = f"http://{headers.get('host', '')}{path}" + (f"?{query}" if query else "")
         problem = verify("POST", url, headers, body, MAIN_ACCESS_KEY, self.secret)
@@ -78,7 +67,7 @@ class WorkerASGI(PooledApp):
             loop.run_in_executor(self.pool, self.runtime.handle, m[1], event)
             return 202, [(b"content-type", b"application/json")], b""
         result = await loop.run_in_executor(self.pool, self.runtime.handle, m[1], event)
-        return json_reply(200, result, [(b"x-amz-executed-version", b"$LATEST")])
+        return web.json_reply(200, result, [(b"x-amz-executed-version", b"$LATEST")])
 
 
 def _worker() -> WorkerASGI:
@@ -90,4 +79,4 @@ def _worker() -> WorkerASGI:
     return WorkerASGI(app_module.runtime, settings.worker_secret, ServerSettings.from_env(settings).http_threads)
 
 
-application = LazyApp(_worker)
+application = web.LazyApp(_worker)

@@ -13,54 +13,28 @@ import signal
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ServerProcess
+from tests.e2e.conftest import Proc, ServerProcess, process_table
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")]
 
 DEADLINE = 20.0  # generous: each case takes a second or two
 
 
-@dataclass(frozen=True)
-class Proc:
-    pid: int
-    ppid: int
-    pgid: int
-    state: str
-    cmdline: str
-
-
-def processes() -> list[Proc]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        out.append(Proc(int(entry), int(fields[1]), int(fields[2]), fields[0], cmdline))
-    return out
-
-
 def running(pids: set[int]) -> set[int]:
     """Those of ``pids`` that still run (a zombie waiting for its reaper does not)."""
-    return {p.pid for p in processes() if p.pid in pids and p.state not in ("Z", "X")}
+    return {p.pid for p in process_table() if p.pid in pids and p.state not in ("Z", "X")}
 
 
 def children(pid: int) -> list[Proc]:
-    return [p for p in processes() if p.ppid == pid and p.state not in ("Z", "X")]
+    return [p for p in process_table() if p.ppid == pid and p.state not in ("Z", "X")]
 
 
 def group(pgid: int) -> set[int]:
-    return {p.pid for p in processes() if p.pgid == pgid and p.state not in ("Z", "X")}
+    return {p.pid for p in process_table() if p.pgid == pgid and p.state not in ("Z", "X")}
 
 
 def worker_top(srv: ServerProcess, port: int) -> Proc:
@@ -111,16 +85,6 @@ def everything_of(srv: ServerProcess) -> set[int]:
     return {pid for top in tops for pid in group(top.pgid)}
 
 
-@pytest.fixture
-def pool(tmp_path: Path) -> Iterator[ServerProcess]:
-    srv = ServerProcess(tmp_path / "data", command="up", workers=2)
-    try:
-        srv.start()
-        yield srv
-    finally:
-        srv.cleanup()
-
-
 def api_works(srv: ServerProcess, n: int) -> None:
     body = {f"k{n}-{i}": {"i": i} for i in range(8)}  # several entities: spread over the workers
     assert srv.put("db", body).status == 200
@@ -151,7 +115,7 @@ def test_kill_9_of_a_workers_granian_process_brings_it_back(pool: ServerProcess)
         top = worker_top(pool, port)
         (granian,) = children(top.pid)
         os.kill(granian.pid, signal.SIGKILL)
-        wait_for("the killed process gone", lambda pid=granian.pid: not running({pid}))  # type: ignore[misc]
+        wait_for("the killed process gone", lambda pid=granian.pid: not running({pid}))
         wait_for("the worker serving again", lambda: serves(port))
         api_works(pool, round_)
     assert "Address already in use" not in pool.stderr(), pool.output()
