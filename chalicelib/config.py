@@ -1,6 +1,6 @@
 """Settings: the one place that reads configuration (environment variables).
 
-Each setting is declared once, as a field of ``Settings`` made with ``setting()``: its
+Each setting is declared once, as a field of ``Settings`` made with ``setting()`` (chalicelib/settings_table.py): its
 environment variable(s), parser, default, help text, the ``deltadb`` flag and the
 commands that take it, and its own limits (choices, minimum). ``Settings.from_env``
 and the CLI's flags (local/flags.py, help text naming the variable) both come from

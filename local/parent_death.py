@@ -22,12 +22,14 @@ import sys
 
 SERVER_PID_ENV = "DELTADB_SERVER_PID"  # set by the Granian launcher to its own pid
 _PR_SET_PDEATHSIG = 1
+# Looked up once, in the parent: die_with_parent also runs between fork and exec.
+_prctl = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
 
 
 def die_with_parent(sig: int, parent: int) -> None:
     """Get ``sig`` when the parent dies; exit at once if ``parent`` is no longer it."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(sig))
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, int(sig))
     if os.getppid() != parent:
         os._exit(1)
 
