@@ -151,8 +151,8 @@ def start_server(args: argparse.Namespace) -> Server:
     port = free_port()
     admin_key = "bench-admin-" + secrets.token_urlsafe(24)
     cmd = [*launcher, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(workdir / "data")]
-    if args.workers is not None:
-        cmd += ["--workers", str(args.workers)]
+    if args.processes is not None:
+        cmd += ["--processes", str(args.processes)]
     if args.server_threads is not None:
         cmd += ["--threads", str(args.server_threads)]
     env["DELTADB_ADMIN_KEY"] = admin_key
@@ -197,11 +197,14 @@ def server_config(pid: int) -> dict[str, Any]:
 
 
 def served_config(server: Server, args: argparse.Namespace) -> dict[str, Any]:
-    """workers/threads as the server announced them ("... workers=2 threads=16"), else as asked."""
-    if m := re.search(r"workers=(\d+) threads=(\d+)", server.log_tail(50)):
-        return {"workers": int(m.group(1)), "threads": int(m.group(2))}
+    """processes/threads as the server announced them ("... processes=8 inline=all threads=8"), else as asked.
+
+    (Servers before the rename announced "workers=8 inline=all threads=8".)
+    """
+    if m := re.search(r"(?:processes|workers)=(\d+) inline=\w+ threads=(\d+)", server.log_tail(50)):
+        return {"processes": int(m.group(1)), "threads": int(m.group(2))}
     return {
-        "workers": args.workers if args.workers is not None else "default",
+        "processes": args.processes if args.processes is not None else "default",
         "threads": args.server_threads if args.server_threads is not None else "default",
     }
 
@@ -491,7 +494,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--doc-bytes", type=int, default=1024, help="JSON document size in bytes (default 1024)")
     p.add_argument("--phases", default="put,get", help="comma-separated, in order, from put,get (default put,get)")
     p.add_argument("--no-admin-key", action="store_true", help="skip the second round with the raw admin key")
-    p.add_argument("--workers", type=int, help="server --workers (default: the server's default, the CPU count)")
+    p.add_argument("--processes", type=int, help="server --processes (default: the server's default)")
     p.add_argument("--server-threads", type=int, help="server --threads (default: the server's default, 16)")
     p.add_argument("--repo", help="serve from this source tree instead of this repo (A/B runs of another commit)")
     p.add_argument("--data-root", help="where the temp data dir is created (default: $TMPDIR); pick the disk to test")
@@ -530,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.url:
             url, admin_key = args.url.rstrip("/"), args.admin_key
-            server_info: dict[str, Any] = {"mode": "external", "url": url, "workers": "?", "threads": "?"}
+            server_info: dict[str, Any] = {"mode": "external", "url": url, "processes": "?", "threads": "?"}
             data_path = None
         else:
             server = start_server(args)
@@ -614,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Linux {info['kernel']}, Python {info['python']}"
     )
     print(
-        f"server  : {server_info['mode']}, workers={server_info['workers']} threads={server_info['threads']}, "
+        f"server  : {server_info['mode']}, processes={server_info['processes']} threads={server_info['threads']}, "
         f"granian {info.get('granian', '?')}, chalice {info.get('chalice', '?')}"
     )
     print(f"code    : {info.get('code', '?')}")

@@ -101,7 +101,7 @@ class Server:
         env = {**os.environ, "DELTADB_ADMIN_KEY": self.admin_key, "S3_ACCESS_KEY": "test", "S3_SECRET_KEY": "test"}
         cmd = [
             str(Path(sys.executable).parent / "deltadb"), "serve", "--port", str(self.port),
-            "--data-dir", str(self.dir / "data"), "--workers", str(workers), "--s3-endpoint", endpoint,
+            "--data-dir", str(self.dir / "data"), "--processes", str(workers), "--s3-endpoint", endpoint,
             "--s3-bucket", f"ours-{uuid.uuid4().hex[:10]}", "--s3-create-bucket", "--log-level", "WARNING",
         ]  # fmt: skip
         self.log = open(self.dir / "server.log", "wb")  # noqa: SIM115
@@ -255,12 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--endpoint", help="a running S3 server (default: start moto server mode)")
     p.add_argument("--ops", type=int, default=500, help="operations per loop per client (default 500)")
     p.add_argument("--threads", type=int, default=8, help="concurrent clients for the throughput rows (default 8)")
-    p.add_argument("--workers", type=int, default=2, help="deltadb server processes (default 2)")
+    p.add_argument("--processes", type=int, default=2, help="deltadb server processes (default 2)")
     args = p.parse_args(argv)
     moto = None if args.endpoint else start_moto()
     endpoint = args.endpoint or moto.endpoint  # type: ignore[union-attr]
     try:
-        rows = compare(endpoint, args.ops, args.threads, args.workers)
+        rows = compare(endpoint, args.ops, args.threads, args.processes)
         counts = requests_per_operation(endpoint)
     finally:
         if moto:

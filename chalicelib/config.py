@@ -1,39 +1,42 @@
 """Settings: the one place that reads configuration (environment variables).
 
-The ``deltadb`` CLI turns its flags into these variables before it starts server
-processes, so flags, env and Chalice stage config (``.chalice/config.json``
+Each setting is declared once, as a field of ``Settings`` made with ``setting()`` (chalicelib/settings_table.py): its
+environment variable(s), parser, default, help text, the ``deltadb`` flag and the
+commands that take it, and its own limits (choices, minimum). ``Settings.from_env``
+and the CLI's flags (local/flags.py, help text naming the variable) both come from
+that declaration; rules that involve several settings live in ``Settings.check``.
+
+The CLI turns its flags into these variables before it starts server processes, so
+flags, env and Chalice stage config (``.chalice/config.json``
 ``environment_variables``) all land here.
 """
 
+# ruff: noqa: RUF009 (each field's default is a setting() declaration: an immutable Field)
 from __future__ import annotations
 
 import base64
 import binascii
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from chalicelib.durations import parse_duration, parse_size
+from chalicelib.settings_table import (
+    API_COMMANDS,
+    ConfigError,
+    Env,
+    boolean,
+    csv,
+    load,
+    lower,
+    pairs,
+    setting,
+    upper,
+)
 
-
-class ConfigError(Exception):
-    """Configuration is invalid; the message says which setting and why."""
-
-
-def _bool(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _pairs(text: str, what: str) -> tuple[tuple[str, str], ...]:
-    """``a=x,b=y`` -> (("a", "x"), ("b", "y"))."""
-    out = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise ConfigError(f"{what}: expected name=value, got {item!r}")
-        out.append((name.strip(), value.strip()))
-    return tuple(out)
+__all__ = ["ConfigError", "Settings", "decode_key_material"]
 
 
 def decode_key_material(text: str, what: str) -> bytes:
@@ -56,89 +59,139 @@ def decode_key_material(text: str, what: str) -> bytes:
     raise ConfigError(f"{what} must be 32 bytes, given as base64 or 64 hex digits")
 
 
+_SIZES = "e.g. 512KiB, 1MiB"
+
+
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = Path("data")
-    secrets_dir: Path | None = None  # default: sibling "<data_dir>-secrets"
-    admin_key: str | None = field(default=None, repr=False)
-    admin_key_sha256: str | None = None
-    dev_mode: bool = False
-    master_key: bytes | None = field(default=None, repr=False)
-    key_file: Path | None = None
-    kms_key_id: str | None = None  # KEK in AWS KMS (id, ARN or alias) instead of a local keyring
-    kms_region: str | None = None
-    session_secret: bytes | None = field(default=None, repr=False)
-    token_ttl_seconds: int = 24 * 3600
-    max_body_bytes: int = 1024 * 1024
-    log_level: str = "INFO"
-    in_lambda: bool = False
-    cache_entries: int = 10_000
-    threads: int | None = None  # request threads per process; None: see http_threads
-    inline: str = "auto"  # run requests on the event loop: all | reads | off | auto (all on FS, off on S3)
-    server_workers: int | None = None  # server processes; None: 4 per core inline, 1 per core threaded
-    schema_revalidate_seconds: float | None = None  # None: 0 on the filesystem, 2 on S3
+    data_dir: Path = setting(
+        Path("data"), env="DELTADB_DATA_DIR", parse=Path, flag="--data-dir", shown="./data",
+        help="storage root: files/, templates/, _auth/ directly under it",
+    )  # fmt: skip
+    secrets_dir: Path | None = setting(
+        None, env="DELTADB_SECRETS_DIR", parse=Path, flag="--secrets-dir", shown="<data-dir>-secrets",
+        help="first-start secrets (keyring, admin-key hash, session key), outside the storage root",
+    )  # fmt: skip
+    admin_key: str | None = setting(
+        None, env="DELTADB_ADMIN_KEY", secret=True, flag="--admin-key", commands=API_COMMANDS,
+        shown="generated on first start", help="admin key, >= 16 characters (prefer the env var: flags show in ps)",
+    )  # fmt: skip
+    admin_key_sha256: str | None = setting(
+        None, env="DELTADB_ADMIN_KEY_SHA256", parse=lower, help="the admin key given as its SHA-256 hex instead"
+    )
+    dev_mode: bool = setting(
+        False, env="DELTADB_DEV_MODE", parse=boolean, flag="--dev", commands=API_COMMANDS, shown="off",
+        help="dev mode: no admin key, login by client_id gives read+write (never deploy; refused in Lambda)",
+    )  # fmt: skip
+    master_key: bytes | None = setting(
+        None, env="DELTADB_MASTER_KEY", secret=True, parse=partial(decode_key_material, what="DELTADB_MASTER_KEY"),
+        shown="key file", help="32-byte key-encryption key, base64 or hex, instead of the keyring file",
+    )  # fmt: skip
+    key_file: Path | None = setting(
+        None, env="DELTADB_KEY_FILE", parse=Path, flag="--key-file",
+        shown="<secrets-dir>/keyring.json", help="local keyring file",
+    )  # fmt: skip
+    kms_key_id: str | None = setting(
+        None, env="DELTADB_KMS_KEY_ID", flag="--kms-key-id",
+        help="key-encryption key in AWS KMS: key id, ARN or alias/... (instead of a local keyring)",
+    )  # fmt: skip
+    # botocore reads only AWS_DEFAULT_REGION; AWS_REGION is what Lambda and most tools set.
+    kms_region: str | None = setting(
+        None, env=("DELTADB_KMS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"), shown="AWS_REGION",
+        help="region of the KMS key",
+    )  # fmt: skip
+    session_secret: bytes | None = setting(
+        None, env="DELTADB_SESSION_SECRET", secret=True, parse=str.encode, shown="generated",
+        help="JWT signing key (>= 32 bytes); the same on every instance",
+    )  # fmt: skip
+    token_ttl_seconds: int = setting(
+        24 * 3600, env="DELTADB_TOKEN_TTL", parse=parse_duration, flag="--token-ttl", commands=API_COMMANDS,
+        shown="24h", help="session token lifetime, e.g. 30m, 24h, 7d",
+    )  # fmt: skip
+    max_body_bytes: int = setting(
+        1024 * 1024, env="DELTADB_MAX_BODY", parse=parse_size, flag="--max-body", commands=API_COMMANDS,
+        shown="1MiB", minimum=1024, minimum_text="1KiB", help=f"request body limit ({_SIZES}); larger bodies get 413",
+    )  # fmt: skip
+    log_level: str = setting(
+        "INFO", env="DELTADB_LOG_LEVEL", parse=upper, flag="--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"), hidden_choices=("CRITICAL",), help="log level",
+    )  # fmt: skip
+    in_lambda: bool = setting(False, env="AWS_LAMBDA_FUNCTION_NAME", parse=bool, shown="set by Lambda",
+                              help="running in AWS Lambda: deployed-stage rules apply")  # fmt: skip
+    cache_entries: int = setting(
+        10_000, env="DELTADB_CACHE_ENTRIES", parse=int, minimum=0,
+        help="decrypted values kept per process; always revalidated by ETag, never served stale",
+    )  # fmt: skip
+    schema_revalidate_seconds: float | None = setting(
+        None, env="DELTADB_SCHEMA_REVALIDATE_SECONDS", parse=float, shown="0 on FS, 2 on S3",
+        help="how long another instance's schema change may take to apply here",
+    )  # fmt: skip
     # Processing handlers: "inprocess" (embedded), "pool" (local workers), "lambda" (boto3 invoke).
-    invoker: str = "inprocess"
-    role: str = "all"  # all | main (routes only: no keys, no storage) | worker (handlers only)
-    worker_urls: tuple[str, ...] = ()
-    worker_secret: str | None = field(default=None, repr=False)  # signs main -> worker calls
-    worker_timeout: float = 10.0
-    worker_id: str | None = None
-    lambda_endpoint: str | None = None
+    invoker: str = setting(
+        "inprocess", env="DELTADB_INVOKER", parse=lower, choices=("inprocess", "pool", "lambda"),
+        help="where the processing handlers run",
+    )  # fmt: skip
+    role: str = setting(
+        "all", env="DELTADB_ROLE", parse=lower, choices=("all", "main", "worker"),
+        help="all; main (routes only: no keys, no storage); worker (handlers only)",
+    )  # fmt: skip
+    worker_urls: tuple[str, ...] = setting(
+        (), env="DELTADB_WORKER_URLS", parse=csv, shown="", help="comma-separated worker URLs for the pool invoker"
+    )
+    worker_secret: str | None = setting(
+        None, env="DELTADB_WORKER_SECRET", secret=True, shown="generated by up",
+        help="signs main -> worker calls (>= 32 characters)",
+    )  # fmt: skip
+    worker_timeout: float = setting(
+        10.0, env="DELTADB_WORKER_TIMEOUT", parse=float, shown="10",
+        help="seconds before a silent worker's call fails over to another",
+    )  # fmt: skip
+    worker_id: str | None = setting(None, env="DELTADB_WORKER_ID", flag="--worker-id", commands=("worker",),
+                                    help="name shown in /admin/workers")  # fmt: skip
+    lambda_endpoint: str | None = setting(
+        None, env="DELTADB_LAMBDA_ENDPOINT", shown="AWS", help="Invoke API endpoint for the lambda invoker"
+    )
     # Deployed function of each handler. DELTADB_LAMBDA_FUNCTIONS
     # ("entity_worker=<name>,meta_worker=<name>", set by infra/template.json) wins;
     # else "<prefix><handler>" with DELTADB_LAMBDA_PREFIX, by default this function's
     # name + "-" (`chalice deploy` names them <app>-<stage>-<handler>, the API <app>-<stage>).
-    lambda_functions: tuple[tuple[str, str], ...] = ()
-    lambda_prefix: str | None = None
+    lambda_functions: tuple[tuple[str, str], ...] = setting(
+        (), env="DELTADB_LAMBDA_FUNCTIONS", parse=partial(pairs, what="DELTADB_LAMBDA_FUNCTIONS"), shown="",
+        help="deployed function names: entity_worker=<name>,meta_worker=<name>",
+    )  # fmt: skip
+    lambda_prefix: str | None = setting(
+        None, env=("DELTADB_LAMBDA_PREFIX", Env("AWS_LAMBDA_FUNCTION_NAME", parse=lambda fn: f"{fn}-")),
+        shown="<this function>-", help="prefix of the deployed handler functions' names",
+    )  # fmt: skip
     # Storage backend: "fs", "s3", or "auto" (S3 when an endpoint is set or in Lambda).
-    storage: str = "auto"
-    s3_endpoint: str | None = None
-    s3_access_key: str | None = field(default=None, repr=False)
-    s3_secret_key: str | None = field(default=None, repr=False)
-    s3_bucket: str = "deltadatabase"
-    s3_use_ssl: bool = False
-    s3_region: str | None = None
-    s3_create_bucket: bool = False
-    s3_retry_mode: str = "standard"
-    s3_unquoted_etag: bool = False
-
-    @property
-    def inline_mode(self) -> str:
-        """Which requests run on the server's event loop instead of its thread pool.
-
-        On the filesystem every operation is short (a durable write is two fsyncs), so
-        requests run inline and concurrency comes from more processes: no thread
-        hand-offs or GIL contention. With S3 a request waits milliseconds on the network:
-        it must not hold up the event loop, so it goes to the thread pool.
-        """
-        if self.inline == "auto":
-            # Handlers in other processes mean network waits, like S3: keep the loop free.
-            return "all" if self.backend == "fs" and self.invoker == "inprocess" else "off"
-        return self.inline
+    storage: str = setting(
+        "auto", env="DELTADB_STORAGE", parse=lower, flag="--storage", choices=("auto", "fs", "s3"),
+        help="storage backend; auto: S3 when an endpoint is set, or in Lambda",
+    )  # fmt: skip
+    # The S3_* names are the Go version's; users already have them set.
+    s3_endpoint: str | None = setting(None, env="S3_ENDPOINT", flag="--s3-endpoint", shown="empty = filesystem",
+                                      help="host:port or URL of an S3-compatible service")  # fmt: skip
+    s3_access_key: str | None = setting(None, env="S3_ACCESS_KEY", secret=True, flag="--s3-access-key",
+                                        help="access key id")  # fmt: skip
+    s3_secret_key: str | None = setting(None, env="S3_SECRET_KEY", secret=True, flag="--s3-secret-key",
+                                        help="secret key (prefer the env var: flags show in ps)")  # fmt: skip
+    s3_bucket: str = setting("deltadatabase", env="S3_BUCKET", flag="--s3-bucket", help="bucket")
+    s3_use_ssl: bool = setting(False, env="S3_USE_SSL", parse=boolean, flag="--s3-use-ssl", shown="false",
+                               help="TLS to the endpoint (true for AWS)")  # fmt: skip
+    s3_region: str | None = setting(None, env="S3_REGION", flag="--s3-region", shown="empty",
+                                    help="region (empty works for MinIO, SeaweedFS)")  # fmt: skip
+    s3_create_bucket: bool = setting(False, env="S3_CREATE_BUCKET", parse=boolean, flag="--s3-create-bucket",
+                                     shown="false", help="create the bucket when it is missing")  # fmt: skip
+    s3_retry_mode: str = setting(
+        "standard", env="S3_RETRY_MODE", parse=lower, flag="--s3-retry-mode", choices=("standard", "adaptive"),
+        hidden_choices=("legacy",), help="botocore retry mode",
+    )  # fmt: skip
+    s3_unquoted_etag: bool = setting(False, env="S3_UNQUOTED_ETAG", parse=boolean, shown="false",
+                                     help="send If-Match without quotes (Ceph RadosGW)")  # fmt: skip
 
     def lambda_function_names(self, handlers: tuple[str, ...]) -> dict[str, str]:
         names = {h: f"{self.lambda_prefix}{h}" for h in handlers} if self.lambda_prefix else {}
         return names | dict(self.lambda_functions)
-
-    @property
-    def http_threads(self) -> int:
-        """Request threads per server process, for requests not run inline.
-
-        A main worker whose handlers run elsewhere (pool, Lambda) spends nearly all of a
-        request waiting on the invocation, so it needs more threads in flight than one
-        that does the work itself: 32, against 8, so that it keeps every worker busy.
-        """
-        if self.threads is not None:
-            return self.threads
-        return 8 if self.invoker == "inprocess" else 32
-
-    @property
-    def workers(self) -> int:
-        if self.server_workers is not None:
-            return self.server_workers
-        cores = os.cpu_count() or 1
-        return 4 * cores if self.inline_mode == "all" else cores
 
     @property
     def schema_revalidate(self) -> float:
@@ -161,60 +214,12 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        get = env.get
-        try:
-            settings = cls(
-                data_dir=Path(get("DELTADB_DATA_DIR") or "data"),
-                secrets_dir=Path(s) if (s := get("DELTADB_SECRETS_DIR")) else None,
-                admin_key=get("DELTADB_ADMIN_KEY") or None,
-                admin_key_sha256=(get("DELTADB_ADMIN_KEY_SHA256") or "").lower() or None,
-                dev_mode=_bool(get("DELTADB_DEV_MODE")),
-                master_key=(
-                    decode_key_material(mk, "DELTADB_MASTER_KEY") if (mk := get("DELTADB_MASTER_KEY")) else None
-                ),
-                key_file=Path(k) if (k := get("DELTADB_KEY_FILE")) else None,
-                kms_key_id=get("DELTADB_KMS_KEY_ID") or None,
-                # botocore reads only AWS_DEFAULT_REGION; AWS_REGION is what Lambda and most tools set.
-                kms_region=get("DELTADB_KMS_REGION") or get("AWS_REGION") or get("AWS_DEFAULT_REGION") or None,
-                session_secret=(ss.encode() if (ss := get("DELTADB_SESSION_SECRET")) else None),
-                token_ttl_seconds=parse_duration(get("DELTADB_TOKEN_TTL") or "24h"),
-                max_body_bytes=parse_size(get("DELTADB_MAX_BODY") or "1MiB"),
-                log_level=(get("DELTADB_LOG_LEVEL") or "INFO").upper(),
-                in_lambda=bool(get("AWS_LAMBDA_FUNCTION_NAME")),
-                lambda_functions=_pairs(get("DELTADB_LAMBDA_FUNCTIONS") or "", "DELTADB_LAMBDA_FUNCTIONS"),
-                lambda_prefix=get("DELTADB_LAMBDA_PREFIX")
-                or (f"{fn}-" if (fn := get("AWS_LAMBDA_FUNCTION_NAME")) else None),
-                cache_entries=int(get("DELTADB_CACHE_ENTRIES") or "10000"),
-                invoker=(get("DELTADB_INVOKER") or "inprocess").lower(),
-                role=(get("DELTADB_ROLE") or "all").lower(),
-                worker_urls=tuple(u.strip() for u in (get("DELTADB_WORKER_URLS") or "").split(",") if u.strip()),
-                worker_secret=get("DELTADB_WORKER_SECRET") or None,
-                worker_timeout=float(get("DELTADB_WORKER_TIMEOUT") or "10"),
-                worker_id=get("DELTADB_WORKER_ID") or None,
-                lambda_endpoint=get("DELTADB_LAMBDA_ENDPOINT") or None,
-                threads=int(t) if (t := get("DELTADB_THREADS")) else None,
-                inline=(get("DELTADB_INLINE") or "auto").lower(),
-                server_workers=int(w) if (w := get("DELTADB_WORKERS")) else None,
-                schema_revalidate_seconds=(float(v) if (v := get("DELTADB_SCHEMA_REVALIDATE_SECONDS")) else None),
-                storage=(get("DELTADB_STORAGE") or "auto").lower(),
-                # The S3_* names are the Go version's; users already have them set.
-                s3_endpoint=get("S3_ENDPOINT") or None,
-                s3_access_key=get("S3_ACCESS_KEY") or None,
-                s3_secret_key=get("S3_SECRET_KEY") or None,
-                s3_bucket=get("S3_BUCKET") or "deltadatabase",
-                s3_use_ssl=_bool(get("S3_USE_SSL")),
-                s3_region=get("S3_REGION") or None,
-                s3_create_bucket=_bool(get("S3_CREATE_BUCKET")),
-                s3_retry_mode=(get("S3_RETRY_MODE") or "standard").lower(),
-                s3_unquoted_etag=_bool(get("S3_UNQUOTED_ETAG")),
-            )
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        settings = load(cls, os.environ if env is None else env)
         settings.check()
         return settings
 
     def check(self) -> None:
+        """The rules between settings (each setting's own limits are checked by ``load``)."""
         if self.admin_key is not None and len(self.admin_key) < 16:
             raise ConfigError("the admin key must be at least 16 characters")
         if self.session_secret is not None and len(self.session_secret) < 32:
@@ -227,20 +232,8 @@ class Settings:
             raise ConfigError("a deployed handler needs DELTADB_KMS_KEY_ID (or DELTADB_MASTER_KEY)")
         if self.dev_mode and (self.admin_key or self.admin_key_sha256):
             raise ConfigError("dev mode and an admin key exclude each other")
-        if self.max_body_bytes < 1024:
-            raise ConfigError("DELTADB_MAX_BODY must be at least 1KiB")
-        if self.storage not in ("auto", "fs", "s3"):
-            raise ConfigError("DELTADB_STORAGE must be auto, fs or s3")
-        if self.s3_retry_mode not in ("standard", "adaptive", "legacy"):
-            raise ConfigError("S3_RETRY_MODE must be standard or adaptive")
         if bool(self.s3_access_key) != bool(self.s3_secret_key):
             raise ConfigError("S3_ACCESS_KEY and S3_SECRET_KEY go together")
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError("DELTADB_THREADS must be >= 1")
-        if self.invoker not in ("inprocess", "pool", "lambda"):
-            raise ConfigError("DELTADB_INVOKER must be inprocess, pool or lambda")
-        if self.role not in ("all", "main", "worker"):
-            raise ConfigError("DELTADB_ROLE must be all, main or worker")
         if self.invoker == "pool" and not self.worker_urls:
             raise ConfigError("DELTADB_INVOKER=pool needs DELTADB_WORKER_URLS")
         # (a deployed handler is reached only through Lambda, which IAM authorises)
@@ -248,9 +241,3 @@ class Settings:
             self.worker_secret or ""
         ) < 32:
             raise ConfigError("DELTADB_WORKER_SECRET (>= 32 characters) is required for worker pools")
-        if self.inline not in ("auto", "all", "reads", "off"):
-            raise ConfigError("DELTADB_INLINE must be auto, all, reads or off")
-        if self.server_workers is not None and self.server_workers < 1:
-            raise ConfigError("DELTADB_WORKERS must be >= 1")
-        if self.cache_entries < 0:
-            raise ConfigError("DELTADB_CACHE_ENTRIES must be >= 0")

@@ -16,11 +16,12 @@ import asyncio
 import json
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chalicelib.invoke.sigv4 import MAIN_ACCESS_KEY, verify
-from local.asgi import LazyApp, Receive, Scope, Send
+from local import asgi_plumbing as web
+from local.asgi_plumbing import Receive, Reply, Scope, Send
+from local.server_settings import ServerSettings
 
 log = logging.getLogger("deltadb.worker")
 
@@ -28,65 +29,45 @@ _PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 MAX_EVENT_BYTES = 8 * 1024 * 1024
 
 
-async def _reply(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    out = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])]
-    await send({"type": "http.response.start", "status": status, "headers": out})
-    await send({"type": "http.response.body", "body": body})
+def _lambda_error(status: int, kind: str, message: str) -> Reply:
+    return web.json_reply(status, {"Type": "User", "message": message, "__type": kind})
 
 
-def _lambda_error(kind: str, message: str) -> bytes:
-    return json.dumps({"Type": "User", "message": message, "__type": kind}).encode()
-
-
-class WorkerASGI:
+class WorkerASGI(web.PooledApp):
     def __init__(self, runtime: Any, secret: str, threads: int) -> None:
+        super().__init__(threads, "deltadb-worker")
         self.runtime = runtime
         self.secret = secret
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deltadb-worker")
         self.names = set(runtime.function_names)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if len(body) > MAX_EVENT_BYTES:
-                await _reply(send, 413, _lambda_error("RequestTooLargeException", "event too large"))
-                return
-            if not message.get("more_body", False):
-                break
-        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await web.send_reply(send, await self._answer(scope, receive))
+
+    async def _answer(self, scope: Scope, receive: Receive) -> Reply:
+        body, too_large = await web.read_body(receive, MAX_EVENT_BYTES)
+        if too_large:
+            return _lambda_error(413, "RequestTooLargeException", "event too large")
+        path = web.raw_path(scope)
         m = _PATH.fullmatch(path)
         if scope["method"] != "POST" or m is None or m[1] not in self.names:
-            await _reply(send, 404, _lambda_error("ResourceNotFoundException", "no such function"))
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            return _lambda_error(404, "ResourceNotFoundException", "no such function")
+        headers = web.header_dict(scope)
         query = scope.get("query_string", b"").decode("latin-1")
         url = f"http://{headers.get('host', '')}{path}" + (f"?{query}" if query else "")
         problem = verify("POST", url, headers, body, MAIN_ACCESS_KEY, self.secret)
         if problem is not None:
             log.warning("refused an unsigned or badly signed invocation: %s", problem)
-            await _reply(send, 403, _lambda_error("AccessDeniedException", "invalid signature"))
-            return
+            return _lambda_error(403, "AccessDeniedException", "invalid signature")
         try:
             event = json.loads(body)
         except ValueError:
-            await _reply(send, 400, _lambda_error("InvalidRequestContentException", "event is not JSON"))
-            return
+            return _lambda_error(400, "InvalidRequestContentException", "event is not JSON")
         loop = asyncio.get_running_loop()
         if headers.get("x-amz-invocation-type") == "Event":
             loop.run_in_executor(self.pool, self.runtime.handle, m[1], event)
-            await _reply(send, 202, b"")
-            return
+            return 202, [(b"content-type", b"application/json")], b""
         result = await loop.run_in_executor(self.pool, self.runtime.handle, m[1], event)
-        await _reply(send, 200, json.dumps(result).encode(), [(b"x-amz-executed-version", b"$LATEST")])
+        return web.json_reply(200, result, [(b"x-amz-executed-version", b"$LATEST")])
 
 
 def _worker() -> WorkerASGI:
@@ -95,7 +76,7 @@ def _worker() -> WorkerASGI:
     settings = app_module.runtime.settings
     if not settings.worker_secret:
         raise RuntimeError("a worker needs DELTADB_WORKER_SECRET")
-    return WorkerASGI(app_module.runtime, settings.worker_secret, settings.http_threads)
+    return WorkerASGI(app_module.runtime, settings.worker_secret, ServerSettings.from_env(settings).http_threads)
 
 
-application = LazyApp(_worker)
+application = web.LazyApp(_worker)

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -44,6 +45,33 @@ def _kill_leftover_groups() -> None:
     for pgid in list(_LIVE_GROUPS):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Proc:
+    """One process, as /proc shows it."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    state: str  # Z: a zombie, dead and waiting for its reaper
+    cmdline: str
+
+
+def process_table() -> list[Proc]:
+    """Every process of the machine (Linux /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        out.append(Proc(int(entry), int(fields[1]), int(fields[2]), fields[0], cmdline))
+    return out
 
 
 def free_port() -> int:
@@ -176,7 +204,8 @@ class ServerProcess:
             str(self.port),
             "--data-dir",
             str(self.data_dir),
-            "--workers",
+            # serve: HTTP processes; up: processing workers
+            "--processes" if self.command == "serve" else "--workers",
             str(self.workers),
             *self.extra_args,
         ]
@@ -245,19 +274,7 @@ class ServerProcess:
         assert self.proc is not None
         if not os.path.isdir("/proc"):
             return False  # no procfs: only "the group is gone" counts
-        pgid = self.proc.pid
-        members = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(")") + 2 :].split()
-            if int(fields[2]) == pgid:
-                members.append(fields[0])
-        return all(state in ("Z", "X") for state in members)
+        return all(p.state in ("Z", "X") for p in process_table() if p.pgid == self.proc.pid)
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM the whole group and wait; SIGKILL whatever is left after ``timeout``."""
@@ -389,6 +406,17 @@ def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
     finally:
         for srv in made:
             srv.cleanup()
+
+
+@pytest.fixture
+def pool(tmp_path: Path) -> Iterator[ServerProcess]:
+    """`deltadb up --workers 2`: the main worker and two processing workers."""
+    srv = ServerProcess(tmp_path / "data", command="up", workers=2)
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.cleanup()
 
 
 @pytest.fixture(scope="module")

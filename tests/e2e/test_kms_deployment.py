@@ -75,7 +75,8 @@ def test_up_with_kms_and_s3(moto: s3servers.S3Server, tmp_path: Path) -> None:
 
 
 def main_process_env(srv: ServerProcess) -> dict[str, str]:
-    """The environment of the main worker's HTTP processes (children of `up` that are not workers)."""
+    """The environment of the main worker: its top process (the child of `up` that is not a
+    processing worker), which its HTTP processes inherit."""
     assert srv.proc is not None
     merged: dict[str, str] = {}
     found = 0

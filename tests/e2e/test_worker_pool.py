@@ -9,7 +9,6 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +17,6 @@ import pytest
 from tests.e2e.conftest import ServerProcess
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def pool(tmp_path: Path) -> Iterator[ServerProcess]:
-    srv = ServerProcess(tmp_path / "data", command="up", workers=2)
-    try:
-        srv.start()
-        yield srv
-    finally:
-        srv.cleanup()
 
 
 def workers(srv: ServerProcess) -> list[dict[str, Any]]:

@@ -22,15 +22,6 @@ def test_defaults() -> None:
     assert s.resolved_secrets_dir.name == "data-secrets"
 
 
-def test_request_threads_follow_where_the_handlers_run() -> None:
-    assert Settings.from_env({}).http_threads == 8  # handlers in-process: the process does the work
-    pool = {"DELTADB_INVOKER": "pool", "DELTADB_WORKER_URLS": "http://w:9000", "DELTADB_WORKER_SECRET": "s" * 32}
-    assert Settings.from_env(pool).http_threads == 32  # the main only waits on the workers
-    assert Settings.from_env({**pool, "DELTADB_THREADS": "4"}).http_threads == 4
-    with pytest.raises(ConfigError):
-        Settings.from_env({"DELTADB_THREADS": "0"})
-
-
 def test_deployed_handler_names() -> None:
     handlers = ("entity_worker", "meta_worker")
     chalice = Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "deltadatabase-dev", "DELTADB_ROLE": "main"})

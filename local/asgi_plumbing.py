@@ -1,0 +1,116 @@
+"""ASGI plumbing shared by the server's apps (local/asgi.py routes, local/worker.py handlers).
+
+- ``PooledApp``: the lifespan protocol (startup guards the process with
+  local/parent_death.py, shutdown drains the thread pool) and a thread pool for the
+  app's blocking work; subclasses answer ``http`` scopes only.
+- ``read_body``: the body up to a limit; an over-long one is drained (so the
+  connection stays usable) and reported, not kept.
+- ``raw_path``: the path still percent-encoded, as the client sent it.
+- ``send_reply`` / ``json_reply``: one response, with its content-length.
+- ``LazyApp``: an app built on first use inside each server process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from local.parent_death import guard_server_process
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+Reply = tuple[int, Headers, bytes]
+JSON = (b"content-type", b"application/json")
+
+
+class PooledApp:
+    def __init__(self, threads: int, name: str) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                guard_server_process()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.pool.shutdown(wait=True)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """Return (body, too_large). An over-long body is drained, not kept."""
+    chunks: list[bytes] = []
+    size = 0
+    too_large = False
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            too_large = True
+            chunks.clear()
+        elif chunk:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), too_large
+
+
+def raw_path(scope: Scope) -> str:
+    """The request path as sent (a ``%2F`` stays encoded), as text."""
+    path: bytes = scope.get("raw_path") or scope["path"].encode()
+    return path.decode("latin-1")
+
+
+def header_dict(scope: Scope) -> dict[str, str]:
+    """Request headers by lower-case name; repeated headers joined with ", "."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def json_reply(status: int, doc: Any, headers: Headers | None = None) -> Reply:
+    return status, [JSON, *(headers or [])], json.dumps(doc).encode()
+
+
+async def send_reply(send: Send, reply: Reply) -> None:
+    status, headers, payload = reply
+    if status == 304:
+        payload = b""
+    else:
+        headers = [*headers, (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class LazyApp:
+    """An ASGI app built on first use inside each server process (after Granian forks)."""
+
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self._build = build
+        self._app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            self._app = self._build()
+        await self._app(scope, receive, send)
