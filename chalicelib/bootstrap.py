@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -106,14 +105,52 @@ def _local_entry(local: Callable[[str, Event], Result], function: str, event: Ev
     return local(function, event)
 
 
-@dataclass(frozen=True)
 class Processing:
-    """The processing side of one process: storage, keys and the two handlers."""
+    """The processing side of one process, each part built on first use.
 
-    storage: Storage
-    keyring: KeyRing
-    entity_handler: EntityHandler
-    meta_handler: MetaHandler
+    The two functions need different parts: ``meta_worker`` only storage, ``entity_worker``
+    storage and the keyring. Built apart, a meta handler never loads a keyring nor
+    calls KMS (its deployed role may not).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: Callable[[], provisioning.Secrets],
+        storage: Storage | None = None,
+        keyring: KeyRing | None = None,
+    ) -> None:
+        self._settings, self._secrets = settings, secrets
+        if settings.role == "main" and storage is None:
+            raise RuntimeError("the main worker holds no keys and no storage")
+        if storage is not None:
+            self.__dict__["storage"] = storage
+        if keyring is not None:
+            self.__dict__["keyring"] = keyring
+
+    @once
+    def storage(self) -> Storage:
+        return build_storage(self._settings)
+
+    @once
+    def keyring(self) -> KeyRing:
+        return build_keyring(self._settings, self._secrets())
+
+    @once
+    def entity_handler(self) -> EntityHandler:
+        from chalicelib.entities import EntityStore
+        from chalicelib.handlers.entity_handler import EntityHandler
+
+        s = self._settings
+        entities = EntityStore(self.storage, self.keyring, cache_entries=s.cache_entries)
+        tags = {"mode": "in-process"} if s.role == "all" else {"mode": "worker"}
+        return EntityHandler(entities, s.worker_id, tags)
+
+    @once
+    def meta_handler(self) -> MetaHandler:
+        from chalicelib.handlers.meta_handler import MetaHandler
+
+        return MetaHandler(self.storage)
 
     def handler(self, function: str) -> Handler:
         return self.entity_handler if function == ENTITY_FUNCTION else self.meta_handler
@@ -163,18 +200,7 @@ class Runtime:
     # -- processing side ---------------------------------------------------------
     @once
     def processing(self) -> Processing:
-        from chalicelib.entities import EntityStore
-        from chalicelib.handlers.entity_handler import EntityHandler
-        from chalicelib.handlers.meta_handler import MetaHandler
-
-        s = self.settings
-        if s.role == "main" and self._storage is None:
-            raise RuntimeError("the main worker holds no keys and no storage")
-        storage = self._storage or build_storage(s)
-        keyring = self._keyring or build_keyring(s, self.secrets)
-        entities = EntityStore(storage, keyring, cache_entries=s.cache_entries)
-        tags = {"mode": "in-process"} if s.role == "all" else {"mode": "worker"}
-        return Processing(storage, keyring, EntityHandler(entities, s.worker_id, tags), MetaHandler(storage))
+        return Processing(self.settings, lambda: self.secrets, self._storage, self._keyring)
 
     def handle(self, function: str, event: Event) -> Result:
         """Entry point of the processing functions (Lambda, local workers, in-process)."""

@@ -12,8 +12,8 @@ routes decode exactly once and a ``%2F`` inside a name is rejected there (400).
 
 from __future__ import annotations
 
+import os
 import threading
-import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -29,7 +29,7 @@ class _Context:
 
     def __init__(self, function_name: str) -> None:
         self.function_name = function_name
-        self.aws_request_id = str(uuid.uuid4())
+        self.aws_request_id = os.urandom(16).hex()  # unique per request, like Lambda's (a uuid4 costs 3x as much)
 
     @staticmethod
     def get_remaining_time_in_millis() -> int:

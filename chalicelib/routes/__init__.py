@@ -26,22 +26,21 @@ access_log = logging.getLogger("deltadb.access")
 
 
 def install(app: Chalice, services: Callable[[], Services]) -> None:
-    app.register_middleware(_access_log, "http")
-    app.register_middleware(_contract_errors, "http")
+    app.register_middleware(_contract_and_access_log, "http")
     for module in RESOURCES:
         app.register_blueprint(module.routes.blueprint(module.__name__, services))
 
 
-def _access_log(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """One JSON line per request at INFO on ``deltadb.access``: never a credential, a body or a query."""
+def _contract_and_access_log(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Every response in the contract's shape, and one access-log line for it (one middleware: one layer)."""
     if not access_log.isEnabledFor(logging.INFO):
-        return get_response(event)
+        return _in_contract(get_response(event))
     started = time.perf_counter()
-    response = get_response(event)
+    response = _in_contract(get_response(event))
     context = event.context or {}
-    line = {
+    line = {  # never a credential, a body, a query or the names in the path
         "method": event.method,
-        "route": context.get("resourcePath"),  # the template (/entity/{db}), never the names in it
+        "route": context.get("resourcePath"),  # the template: /entity/{db}
         "status": response.status_code,
         "ms": round((time.perf_counter() - started) * 1000, 2),
         "request_id": context.get("requestId") or getattr(event.lambda_context, "aws_request_id", None),
@@ -51,12 +50,10 @@ def _access_log(event: Request, get_response: Callable[[Request], Response]) -> 
     return response
 
 
-def _contract_errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Rewrite Chalice's own error bodies into the contract's ``{"error": ...}``."""
-    response = get_response(event)
+def _in_contract(response: Response) -> Response:
+    """Chalice's own errors (405 wrong method, 415, ...) use {"Code", "Message"}: make them {"error": ...}."""
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Message" in body:
-        # Chalice's own errors (405 wrong method, 415, ...) use {"Code", "Message"}.
         allow = response.headers.get("Allow")
         headers = {"Allow": str(allow)} if allow else None
         return error_response(response.status_code, str(body["Message"]).lower(), headers)

@@ -94,3 +94,20 @@ def test_an_action_cannot_be_declared_twice() -> None:
 
 def test_a_call_reply_type_comes_from_its_base() -> None:
     assert PutEntity.reply_type is Stored and GetSchema.function == META_FUNCTION
+
+
+def test_the_meta_function_never_builds_a_keyring(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployed meta_worker has no KMS permission: it must not load a keyring (nor call KMS)."""
+    from chalicelib import bootstrap
+    from chalicelib.handlers.protocol import DescribeWorker, ListSchemas
+    from tests.conftest import make_settings
+
+    def no_keyring(*_args: Any) -> Any:
+        raise AssertionError("keyring built")
+
+    monkeypatch.setattr(bootstrap, "build_keyring", no_keyring)
+    runtime = bootstrap.Runtime(make_settings(tmp_path, kms_key_id="alias/none", kms_region="us-east-1"))
+    call = ListSchemas()
+    assert call.decode_reply(runtime.handle(call.function, call.to_json())).ids == []
+    with pytest.raises(AssertionError, match="keyring built"):
+        runtime.handle(ENTITY_FUNCTION, DescribeWorker().to_json())
