@@ -24,8 +24,15 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+STAGES = ["dev", "prod"]  # every stage in .chalice/config.json
+
+
+def test_every_configured_stage_is_tested() -> None:
+    assert sorted(json.loads((REPO / ".chalice" / "config.json").read_text())["stages"]) == sorted(STAGES)
+
+
+@pytest.fixture(scope="module", params=STAGES)
+def packaged(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = tmp_path_factory.mktemp("src")
     for name in ("app.py", "requirements.txt"):
         shutil.copy2(REPO / name, src / name)
@@ -34,8 +41,8 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = src / "out"
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
     subprocess.run(
-        [str(BIN / "chalice"), "package", "--pkg-format", "cloudformation", "--merge-template", "infra/template.json",
-         str(out)],
+        [str(BIN / "chalice"), "package", "--stage", request.param, "--pkg-format", "cloudformation",
+         "--merge-template", "infra/template.json", str(out)],
         cwd=src, env=env, check=True, capture_output=True, timeout=600,
     )  # fmt: skip
     return out
@@ -109,7 +116,7 @@ def test_api_gateway_errors_follow_the_contract(packaged: Path) -> None:
     body = resources(packaged)["RestAPI"]["Properties"]["DefinitionBody"]
     responses = body["x-amazon-apigateway-gateway-responses"]
     missing = responses["MISSING_AUTHENTICATION_TOKEN"]  # API Gateway's answer for an unknown path
-    assert missing["statusCode"] == 404
+    assert missing["statusCode"] == "404"  # a string, as API Gateway documents it
     assert json.loads(missing["responseTemplates"]["application/json"]) == {"error": "not found"}
     assert {"DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses)
     assert {"/health", "/entity/{db}", "/api/login", "/schema/{schema_id}"} <= set(body["paths"])
