@@ -104,6 +104,11 @@ class Settings:
         None, env="DELTADB_SESSION_SECRET", secret=True, parse=str.encode, shown="generated",
         help="JWT signing key (>= 32 bytes); the same on every instance",
     )  # fmt: skip
+    secrets_id: str | None = setting(
+        None, env="DELTADB_SECRETS_ID",
+        help="AWS Secrets Manager secret (id or ARN), a JSON object with session_secret and admin_key_sha256, "
+        "read at start instead of DELTADB_SESSION_SECRET / DELTADB_ADMIN_KEY_SHA256 (infra/template.json makes it)",
+    )  # fmt: skip
     token_ttl_seconds: int = setting(
         24 * 3600, env="DELTADB_TOKEN_TTL", parse=parse_duration, flag="--token-ttl", commands=API_COMMANDS,
         shown="24h", help="session token lifetime, e.g. 30m, 24h, 7d",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from chalicelib.auth.digest import sha256_hex
@@ -33,6 +33,8 @@ class Secrets:
 
 def ensure(settings: Settings) -> Secrets:
     """Load (and on first start create) the secrets the settings do not supply."""
+    if settings.secrets_id and settings.role != "worker":
+        settings = with_stored_secrets(settings)
     if settings.in_lambda:
         return _from_settings_only(settings)
     folder = settings.resolved_secrets_dir
@@ -79,3 +81,28 @@ def _from_settings_only(settings: Settings) -> Secrets:
     if admin is None:
         raise ConfigError("DELTADB_ADMIN_KEY or DELTADB_ADMIN_KEY_SHA256 is required in a deployed stage")
     return Secrets(admin, settings.session_secret, settings.key_file, None)
+
+
+def with_stored_secrets(settings: Settings) -> Settings:
+    """The settings with the session secret and admin-key hash read from AWS Secrets Manager.
+
+    Secrets in a Lambda function's environment are readable by anyone allowed
+    ``lambda:GetFunctionConfiguration``; in Secrets Manager only the role that may read
+    that one secret sees them. Read once per process at start (the Runtime keeps them).
+    """
+    from aws_lambda_powertools.utilities import parameters  # boto3: only where a stage keeps its secrets there
+
+    assert settings.secrets_id is not None
+    try:
+        doc = parameters.get_secret(settings.secrets_id, transform="json", max_age=300)
+    except parameters.exceptions.GetParameterError as exc:
+        raise ConfigError(f"DELTADB_SECRETS_ID: cannot read secret {settings.secrets_id!r}: {exc}") from None
+    except parameters.exceptions.TransformParameterError:
+        raise ConfigError("DELTADB_SECRETS_ID: the secret must be a JSON object") from None
+    session = doc.get("session_secret") if isinstance(doc, dict) else None
+    admin = doc.get("admin_key_sha256") if isinstance(doc, dict) else None
+    if not isinstance(session, str) or len(session.encode()) < 32:
+        raise ConfigError("DELTADB_SECRETS_ID: 'session_secret' must be a string of at least 32 bytes")
+    if not isinstance(admin, str) or len(admin) != 64 or any(c not in "0123456789abcdef" for c in admin.lower()):
+        raise ConfigError("DELTADB_SECRETS_ID: 'admin_key_sha256' must be 64 hex digits")
+    return replace(settings, session_secret=session.encode(), admin_key_sha256=admin.lower(), admin_key=None)

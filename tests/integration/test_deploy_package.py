@@ -69,7 +69,9 @@ def test_cfn_lint_accepts_the_template(packaged: Path) -> None:
 def test_each_function_gets_only_what_it_does(packaged: Path) -> None:
     res = resources(packaged)
     logs = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
-    assert actions(res, "ApiHandlerRole") == logs | {"lambda:InvokeFunction"}  # no S3, no KMS
+    assert actions(res, "ApiHandlerRole") == logs | {"lambda:InvokeFunction", "secretsmanager:GetSecretValue"}
+    secret = [st for st in statements(res, "ApiHandlerRole") if st["Action"] == ["secretsmanager:GetSecretValue"]]
+    assert secret[0]["Resource"] == {"Ref": "ApiSecrets"}  # its own secret, no other; no S3, no KMS
     invoke = [st for st in statements(res, "ApiHandlerRole") if st["Action"] == ["lambda:InvokeFunction"]]
     assert invoke[0]["Resource"] == [{"Fn::GetAtt": ["EntityWorker", "Arn"]}, {"Fn::GetAtt": ["MetaWorker", "Arn"]}]
     entity = logs | {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"}
@@ -100,12 +102,16 @@ def test_functions_are_wired_as_main_and_workers(packaged: Path) -> None:
     api = env["APIHandler"]
     assert api["DELTADB_ROLE"] == "main" and api["DELTADB_INVOKER"] == "lambda"
     assert api["DELTADB_LAMBDA_FUNCTIONS"] == {"Fn::Sub": "entity_worker=${EntityWorker},meta_worker=${MetaWorker}"}
-    assert api["DELTADB_SESSION_SECRET"] == {"Ref": "SessionSecret"} and "DELTADB_KMS_KEY_ID" not in api
+    assert api["DELTADB_SECRETS_ID"] == {"Ref": "ApiSecrets"} and "DELTADB_KMS_KEY_ID" not in api
+    # No secret in any function's environment (readable with lambda:GetFunctionConfiguration).
+    assert not {"DELTADB_SESSION_SECRET", "DELTADB_ADMIN_KEY_SHA256", "DELTADB_ADMIN_KEY"} & set(api)
     assert env["EntityWorker"]["DELTADB_KMS_KEY_ID"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
     for worker in ("EntityWorker", "MetaWorker"):
         assert env[worker]["DELTADB_ROLE"] == "worker" and "DELTADB_SESSION_SECRET" not in env[worker]
     params = json.loads((packaged / "sam.json").read_text())["Parameters"]
-    assert params["AdminKeySha256"]["NoEcho"] and params["SessionSecret"]["NoEcho"]
+    assert params["AdminKeySha256"]["NoEcho"] and "SessionSecret" not in params  # generated into ApiSecrets
+    generated = res["ApiSecrets"]["Properties"]["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == "session_secret" and generated["PasswordLength"] >= 32
     assert res["DataKey"]["Properties"]["EnableKeyRotation"] is True
     assert res["DataBucket"]["DeletionPolicy"] == "Retain" and res["DataKey"]["DeletionPolicy"] == "Retain"
     handlers = [res[n]["Properties"]["Handler"] for n in functions]
