@@ -144,7 +144,10 @@ class Processing:
         s = self._settings
         entities = EntityStore(self.storage, self.keyring, cache_entries=s.cache_entries)
         tags = {"mode": "in-process"} if s.role == "all" else {"mode": "worker"}
-        return EntityHandler(entities, s.worker_id, tags)
+        sweep = s.backend == "fs"  # on S3 the bucket's lifecycle rule removes expired operations
+        return EntityHandler(
+            entities, s.worker_id, tags, operation_retention=s.operation_retention_seconds, sweep_operations=sweep
+        )
 
     @once
     def meta_handler(self) -> MetaHandler:

@@ -131,6 +131,12 @@ class Settings:
         None, env="DELTADB_SCHEMA_REVALIDATE_SECONDS", parse=float, shown="0 on FS, 2 on S3",
         help="how long another instance's schema change may take to apply here",
     )  # fmt: skip
+    operation_retention_seconds: int = setting(
+        7 * 86400, env="DELTADB_OPERATION_RETENTION", parse=parse_duration, flag="--operation-retention",
+        shown="7d", minimum=3600, minimum_text="1h",
+        help="how long asynchronous operations (_ops/) are kept, e.g. 24h, 7d; on S3 the bucket's lifecycle rule "
+        "removes them (infra/template.json), on the filesystem the processing side does",
+    )  # fmt: skip
     # Processing handlers: "inprocess" (embedded), "pool" (local workers), "lambda" (boto3 invoke).
     invoker: str = setting(
         "inprocess", env="DELTADB_INVOKER", parse=lower, choices=("inprocess", "pool", "lambda"),

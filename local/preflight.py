@@ -1,20 +1,22 @@
 """Before a server starts: settings, first-start secrets, the address, storage and KMS.
 
 Everything is built with the composition root's builders (chalicelib/bootstrap.py),
-as the server processes will build it. A problem ends the start with one plain
-sentence on stderr and an exit code (2: configuration or storage, 1: address), never a
-trace.
+as the server processes will build it. On the filesystem it also sweeps: temp files of
+killed writers, and asynchronous operations older than their retention. A problem ends
+the start with one plain sentence on stderr and an exit code (2: configuration or
+storage, 1: address), never a trace.
 """
 
 from __future__ import annotations
 
 import socket
 import sys
+import time
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError
 
-from chalicelib import provisioning
+from chalicelib import operations, provisioning
 from chalicelib.bootstrap import build_kms_keyring, build_storage
 from chalicelib.config import ConfigError, Settings
 from chalicelib.storage.fs import FileStorage
@@ -102,6 +104,12 @@ def _check_processing_side(settings: Settings) -> str:
         raise Refused(2, f"{'S3 storage' if settings.backend == 's3' else 'storage'} not usable: {problem}")
     if isinstance(storage, FileStorage):
         swept = storage.sweep_temp_files()
-        note = f" (removed {swept} stale temp files)" if swept else ""
-        return f"{settings.data_dir.resolve()}{note}"
+        notes = [f"removed {swept} stale temp files"] if swept else []
+        try:  # (on S3 the bucket's lifecycle rule removes expired operations)
+            expired = operations.expire(storage, settings.operation_retention_seconds, time.time())
+        except OSError as exc:  # not a reason to refuse the start: the server's own sweeps try again
+            print(f"deltadb: could not remove expired operations: {exc}", file=sys.stderr)
+            expired = 0
+        notes += [f"removed {expired} expired operations"] if expired else []
+        return f"{settings.data_dir.resolve()}" + (f" ({', '.join(notes)})" if notes else "")
     return f"s3://{settings.s3_bucket} at {settings.s3_endpoint or 'AWS'}"

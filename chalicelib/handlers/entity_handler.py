@@ -26,7 +26,7 @@ from chalicelib.handlers.protocol import (
     WorkerStatus,
 )
 from chalicelib.handlers.wire import Call, Json
-from chalicelib.operations import Operations
+from chalicelib.operations import DEFAULT_RETENTION, Operations
 from chalicelib.storage.base import NotModified
 from chalicelib.timestamps import rfc3339
 
@@ -36,9 +36,17 @@ log = logging.getLogger(__name__)
 class EntityHandler(Handler):
     function = ENTITY_FUNCTION
 
-    def __init__(self, entities: EntityStore, worker_id: str | None = None, tags: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        entities: EntityStore,
+        worker_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        *,
+        operation_retention: float = DEFAULT_RETENTION,
+        sweep_operations: bool = False,
+    ) -> None:
         self.entities = entities
-        self.operations = Operations(entities.storage, entities)
+        self.operations = Operations(entities.storage, entities, retention=operation_retention, sweep=sweep_operations)
         self.worker_id = worker_id or f"inprocess-{socket.gethostname()}-{os.getpid()}"
         self.tags = tags or {"mode": "in-process"}
 

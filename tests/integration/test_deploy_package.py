@@ -133,3 +133,16 @@ def test_the_bundle_holds_the_app_and_its_runtime_dependencies(packaged: Path) -
     assert "app.py" in names and "chalicelib/crypto/kms_keyring.py" in names
     assert any(n.startswith("cryptography/") for n in names) and any(n.startswith("jsonschema/") for n in names)
     assert not any(n.startswith(("tests/", "local/", "bench/", ".venv")) for n in names)
+
+
+def test_the_bucket_expires_operations(packaged: Path) -> None:
+    """Asynchronous operations (``_ops/``) are removed by S3 after OperationRetentionDays; nothing else is."""
+    (rule,) = resources(packaged)["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule == {
+        "Id": "ExpireOperations",
+        "Status": "Enabled",
+        "Prefix": "_ops/",
+        "ExpirationInDays": {"Ref": "OperationRetentionDays"},
+    }
+    param = json.loads((packaged / "sam.json").read_text())["Parameters"]["OperationRetentionDays"]
+    assert param["Type"] == "Number" and param["Default"] == 7 and param["MinValue"] >= 1
