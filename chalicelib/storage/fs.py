@@ -28,11 +28,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from chalicelib.caches import Bounded
 from chalicelib.storage.base import NotModified, ObjectNotFound, StoredObject, VersionMismatch
 from chalicelib.storage.fs_sync import DirSync, KeyLocks, fsync_dir
 
 _TMP_PREFIX = ".tmp."
 _LOCK_FILE = ".deltadb.lock"
+_CACHED_DIRS = 10_000
 
 
 def _etag(st: os.stat_result) -> str:
@@ -44,8 +46,9 @@ class FileStorage:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self._known_dirs: set[str] = set()
-        self._dir_syncs: dict[str, DirSync] = {}
+        # Bounded: every database, and every asynchronous operation, has folders of its own.
+        self._known_dirs: Bounded[str, bool] = Bounded.lru(_CACHED_DIRS)
+        self._dir_syncs: Bounded[str, DirSync] = Bounded.lru(_CACHED_DIRS)
         self._dir_syncs_guard = threading.Lock()
         self._locks = KeyLocks(os.path.join(self.root, _LOCK_FILE))
 
@@ -90,8 +93,8 @@ class FileStorage:
                     yield name if rel == "." else f"{rel}/{name}"
 
     # -- writing ---------------------------------------------------------------------
-    def _ensure_dir(self, directory: str) -> None:
-        if directory in self._known_dirs:
+    def _ensure_dir(self, directory: str, *, recheck: bool = False) -> None:
+        if not recheck and self._known_dirs.get(directory):
             return
         missing = []
         d = directory
@@ -104,13 +107,16 @@ class FileStorage:
             except FileExistsError:
                 pass
             fsync_dir(os.path.dirname(new))  # make the new folder entry durable
-        self._known_dirs.add(directory)
+        self._known_dirs.put(directory, True)
 
     def _dir_sync(self, directory: str) -> DirSync:
         syncer = self._dir_syncs.get(directory)
         if syncer is None:
             with self._dir_syncs_guard:
-                syncer = self._dir_syncs.setdefault(directory, DirSync(directory))
+                syncer = self._dir_syncs.get(directory)
+                if syncer is None:  # (an evicted one still works: it only shares fsyncs less)
+                    syncer = DirSync(directory)
+                    self._dir_syncs.put(directory, syncer)
         return syncer
 
     @staticmethod
@@ -127,7 +133,11 @@ class FileStorage:
         tmp = os.path.join(directory, f"{_TMP_PREFIX}{os.getpid()}.{secrets.token_hex(8)}")
         renamed = False
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileNotFoundError:  # the folder was removed since we made it (an expired operation's)
+                self._ensure_dir(directory, recheck=True)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)  # marks the temp file as in use, for the sweep
                 view = memoryview(data)

@@ -146,3 +146,5 @@ def test_the_bucket_expires_operations(packaged: Path) -> None:
     }
     param = json.loads((packaged / "sam.json").read_text())["Parameters"]["OperationRetentionDays"]
     assert param["Type"] == "Number" and param["Default"] == 7 and param["MinValue"] >= 1
+    worker_env = resources(packaged)["EntityWorker"]["Properties"]["Environment"]["Variables"]
+    assert worker_env["DELTADB_OPERATION_RETENTION"] == {"Fn::Sub": "${OperationRetentionDays}d"}  # the same days

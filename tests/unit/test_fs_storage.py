@@ -210,3 +210,14 @@ def test_concurrent_process_writers_never_corrupt(tmp_path: Path) -> None:
     assert len([k for k in fs.list("files/") if "/p" in k]) == 120
     assert fs.get("c/n").data == b"120"
     assert temp_files(tmp_path) == []
+
+
+def test_a_write_into_a_folder_removed_meanwhile_recreates_it(tmp_path: Path) -> None:
+    """Expired operations' folders are removed while a process still remembers having made them."""
+    import shutil
+
+    store = FileStorage(tmp_path)
+    store.put("_ops/a/results/k", b"1")
+    shutil.rmtree(tmp_path / "_ops")
+    store.put("_ops/a/results/k", b"2")
+    assert store.get("_ops/a/results/k").data == b"2"
