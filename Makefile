@@ -13,7 +13,7 @@ LS_VENV := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed
 TEST_DEPS := $(STAMP) $(if $(LS_PY),$(LS_STAMP))
 
-.PHONY: serve test lint unit e2e bench bench-s3 bench-pool localstack clean
+.PHONY: serve test lint unit e2e bench bench-s3 bench-pool bench-list localstack clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench-s3: $(STAMP)
 
 bench-pool: $(STAMP)
 	$(BIN)/python bench/pool_bench.py $(ARGS)
+
+bench-list: $(STAMP)
+	$(BIN)/python bench/list_bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(LS_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -18,8 +18,12 @@ ENTITY_PREFIX = "files/"
 MAX_CACHED_VALUE = 64 * 1024  # characters of JSON text; larger values are not cached
 
 
+def entity_folder(db: str) -> str:
+    return f"{ENTITY_PREFIX}{names.encode(db)}/"
+
+
 def entity_object(db: str, key: str) -> str:
-    return f"{ENTITY_PREFIX}{names.encode(db)}/{names.encode(key)}"
+    return f"{entity_folder(db)}{names.encode(key)}"
 
 
 class EntityStore:

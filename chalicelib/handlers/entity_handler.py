@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import names
-from chalicelib.entities import EntityStore
+from chalicelib.entities import ENTITY_PREFIX, EntityStore, entity_folder
+from chalicelib.errors import BadRequest
 from chalicelib.handlers.dispatch import Handler, implements
 from chalicelib.handlers.protocol import (
     ENTITY_FUNCTION,
@@ -20,6 +20,10 @@ from chalicelib.handlers.protocol import (
     EntityValue,
     GetEntity,
     GetOperation,
+    KeyPage,
+    ListDatabases,
+    ListKeys,
+    Names,
     OperationStatus,
     PutEntity,
     Stored,
@@ -31,6 +35,7 @@ from chalicelib.storage.base import NotModified
 from chalicelib.timestamps import rfc3339
 
 log = logging.getLogger(__name__)
+MAX_PAGE = 1000
 
 
 class EntityHandler(Handler):
@@ -47,7 +52,8 @@ class EntityHandler(Handler):
     ) -> None:
         self.entities = entities
         self.operations = Operations(entities.storage, entities, retention=operation_retention, sweep=sweep_operations)
-        self.worker_id = worker_id or f"inprocess-{socket.gethostname()}-{os.getpid()}"
+        # One entry per instance, the same from every server process (each runs its own handlers).
+        self.worker_id = worker_id or f"inprocess-{socket.gethostname()}"
         self.tags = tags or {"mode": "in-process"}
 
     def after(self, call: Call[Any], result: Json) -> Json:
@@ -75,6 +81,25 @@ class EntityHandler(Handler):
     def delete(self, c: DeleteEntity) -> Done:
         self.entities.delete(c.db, c.key, if_match=c.if_match)
         return Done()
+
+    @implements(ListKeys)
+    def list_keys(self, c: ListKeys) -> KeyPage:
+        folder = entity_folder(names.validate(c.db, "database name"))
+        if c.after and (c.after != names.encode(names.decode(c.after)) or "/" in c.after):
+            raise BadRequest("invalid cursor")
+        if not 1 <= c.limit <= MAX_PAGE:
+            raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
+        try:
+            starts_with = names.encode(c.prefix) if c.prefix else ""
+        except UnicodeEncodeError:
+            raise BadRequest("invalid prefix: not valid unicode") from None
+        page = self.entities.storage.list_page(folder, after=c.after, starts_with=starts_with, limit=c.limit)
+        last = page.names[-1] if page.more and page.names else None
+        return KeyPage([names.decode(n) for n in page.names], last)
+
+    @implements(ListDatabases)
+    def list_databases(self, _c: ListDatabases) -> Names:
+        return Names([names.decode(n) for n in self.entities.storage.list_folders(ENTITY_PREFIX)])
 
     @implements(CreateOperation)
     def create_operation(self, c: CreateOperation) -> Done:

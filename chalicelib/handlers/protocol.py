@@ -88,6 +88,17 @@ class OperationStatus(Reply):
     entities: list[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class KeyPage(Reply):
+    keys: list[str]
+    next_after: str | None  # where the next page starts (a storage name), None on the last page
+
+
+@dataclass(frozen=True)
+class Names(Reply):
+    names: list[str]
+
+
 # -- entity_worker -----------------------------------------------------------------
 @dataclass(frozen=True)
 class PutEntity(Call[Stored], action="entity.put", function=ENTITY_FUNCTION):
@@ -111,6 +122,21 @@ class DeleteEntity(Call[Done], action="entity.delete", function=ENTITY_FUNCTION)
     db: str
     key: str
     if_match: str | None = None
+
+
+@dataclass(frozen=True)
+class ListKeys(Call[KeyPage], action="entity.list", function=ENTITY_FUNCTION):
+    """A page of a database's entity keys, in a stable order; decrypts nothing."""
+
+    db: str
+    prefix: str = ""
+    after: str = ""  # a KeyPage.next_after
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class ListDatabases(Call[Names], action="database.list", function=ENTITY_FUNCTION):
+    """The databases that hold at least one entity, sorted."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``/entity/{db}`` (PUT one or many, GET, DELETE) and ``/operations/{id}`` (``respond-async`` PUTs)."""
+"""``/entity/{db}`` (PUT one or many, GET, DELETE), its keys, the databases, and ``/operations/{id}``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,19 @@ def get_entity(req: RouteRequest, db: str) -> Response:
 def delete_entity(req: RouteRequest, db: str) -> Response:
     req.services.entities.delete(db, req.query("key"), req.conditions())
     return json_response(OK)
+
+
+@routes.get("/entity/{db}/keys", access=READ)
+def list_keys(req: RouteRequest, db: str) -> Response:
+    """Keys only (names are not encrypted at rest; values are never read): paged by an opaque cursor."""
+    keys, cursor = req.services.entities.list_keys(db, req.query("prefix"), req.query("limit"), req.query("cursor"))
+    return json_response({"keys": keys, "next_cursor": cursor})
+
+
+@routes.get("/api/schemas", access=READ)
+def list_databases(req: RouteRequest) -> Response:
+    """The Go console's name for it: the databases that hold at least one entity, sorted."""
+    return json_response(req.services.entities.databases())
 
 
 @routes.get("/operations/{op_id}", access=WRITE)

@@ -1,12 +1,12 @@
-"""``/api/login`` (a session token for a key) and ``/api/keys`` (the admin's ``dk_`` keys)."""
+"""``/api/login`` (a session token for a key), ``/api/me``, and ``/api/keys`` (the admin's ``dk_`` keys)."""
 
 from __future__ import annotations
 
 from chalice.app import Response
 
-from chalicelib.auth.principal import ADMIN
+from chalicelib.auth.principal import ADMIN, ordered
 from chalicelib.routes.responses import json_response
-from chalicelib.routes.table import PUBLIC, RouteRequest, RouteTable
+from chalicelib.routes.table import AUTHENTICATED, PUBLIC, RouteRequest, RouteTable
 
 routes = RouteTable()
 
@@ -14,6 +14,16 @@ routes = RouteTable()
 @routes.post("/api/login", access=PUBLIC)
 def login(req: RouteRequest) -> Response:
     return json_response(req.services.keys.login(req.json()))
+
+
+@routes.get("/api/me", access=AUTHENTICATED)
+def me(req: RouteRequest) -> Response:
+    """Who this credential is (the Go console asks on every load)."""
+    assert req.principal is not None
+    perms = req.principal.permissions
+    return json_response(
+        {"client_id": req.principal.client_id, "permissions": ordered(perms), "is_admin": ADMIN in perms}
+    )
 
 
 @routes.get("/api/keys", access=ADMIN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from typing import Any
 
@@ -14,11 +15,33 @@ from chalicelib.handlers.protocol import (
     EntityValue,
     GetEntity,
     GetOperation,
+    ListDatabases,
+    ListKeys,
     OperationStatus,
     PutEntity,
 )
 from chalicelib.schemas import SchemaCache
 from chalicelib.services.conditions import Conditions
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+
+def _cursor(after: str | None) -> str | None:
+    """Opaque to clients: where the next page starts, base64url."""
+    return base64.urlsafe_b64encode(after.encode()).decode().rstrip("=") if after else None
+
+
+def _after(cursor: str | None) -> str:
+    if not cursor:
+        return ""
+    try:
+        after = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("invalid cursor") from None
+    if not after:
+        raise BadRequest("invalid cursor")
+    return after
 
 
 class EntityService:
@@ -66,6 +89,23 @@ class EntityService:
         if key is None:
             raise BadRequest("query parameter 'key' is required")
         self.handlers.call(DeleteEntity(db, names.validate(key, "entity key"), cond.if_match or None))
+
+    def list_keys(
+        self, raw_db: str, prefix: str | None, limit: str | None, cursor: str | None
+    ) -> tuple[list[str], str | None]:
+        """A page of keys and the opaque cursor of the next page (None after the last)."""
+        db = names.from_path(raw_db, "database name")
+        try:
+            count = int(limit) if limit is not None else DEFAULT_PAGE
+        except ValueError:
+            raise BadRequest("limit must be a whole number") from None
+        if not 1 <= count <= MAX_PAGE:
+            raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
+        page = self.handlers.call(ListKeys(db, prefix or "", _after(cursor), count))
+        return page.keys, _cursor(page.next_after)
+
+    def databases(self) -> list[str]:
+        return self.handlers.call(ListDatabases()).names
 
     def operation(self, raw_id: str) -> OperationStatus:
         return self.handlers.call(GetOperation(names.from_path(raw_id, "operation id")))

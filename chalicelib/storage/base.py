@@ -18,6 +18,14 @@ class StoredObject:
     etag: str
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of object names directly in a folder, in code-point order (S3's order too)."""
+
+    names: list[str]  # leaf names, without the folder
+    more: bool  # whether names after the last one exist
+
+
 class ObjectNotFound(Exception):
     pass
 
@@ -60,6 +68,13 @@ class Storage(Protocol):
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys under ``prefix`` (which ends with ``/``), in no particular order."""
+
+    def list_page(self, folder: str, *, after: str = "", starts_with: str = "", limit: int = 100) -> Page:
+        """Names of the objects directly in ``folder`` (ending with ``/``) that sort after ``after``
+        and start with ``starts_with``, at most ``limit``. One request on S3, no full scan."""
+
+    def list_folders(self, prefix: str) -> tuple[str, ...]:
+        """Sorted names of the folders directly under ``prefix`` that hold at least one object."""
 
     def check(self) -> str | None:
         """A plain-words problem with the store (for start-up and admin health), or None."""

@@ -29,7 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from chalicelib.caches import Bounded
-from chalicelib.storage.base import NotModified, ObjectNotFound, StoredObject, VersionMismatch
+from chalicelib.storage.base import NotModified, ObjectNotFound, Page, StoredObject, VersionMismatch
+from chalicelib.storage.fs_listing import FolderListings, folders_with_objects
 from chalicelib.storage.fs_sync import DirSync, KeyLocks, fsync_dir
 
 _TMP_PREFIX = ".tmp."
@@ -51,6 +52,7 @@ class FileStorage:
         self._dir_syncs: Bounded[str, DirSync] = Bounded.lru(_CACHED_DIRS)
         self._dir_syncs_guard = threading.Lock()
         self._locks = KeyLocks(os.path.join(self.root, _LOCK_FILE))
+        self._listings = FolderListings()
 
     # -- reading ---------------------------------------------------------------------
     def _path(self, key: str) -> str:
@@ -91,6 +93,12 @@ class FileStorage:
             for name in filenames:
                 if not name.startswith("."):
                     yield name if rel == "." else f"{rel}/{name}"
+
+    def list_page(self, folder: str, *, after: str = "", starts_with: str = "", limit: int = 100) -> Page:
+        return self._listings.page(self._path(folder), after=after, starts_with=starts_with, limit=limit)
+
+    def list_folders(self, prefix: str) -> tuple[str, ...]:
+        return tuple(folders_with_objects(self._path(prefix)))
 
     # -- writing ---------------------------------------------------------------------
     def _ensure_dir(self, directory: str, *, recheck: bool = False) -> None:

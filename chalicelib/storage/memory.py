@@ -6,7 +6,7 @@ import itertools
 import threading
 from collections.abc import Iterator
 
-from chalicelib.storage.base import NotModified, ObjectNotFound, StoredObject, VersionMismatch
+from chalicelib.storage.base import NotModified, ObjectNotFound, Page, StoredObject, VersionMismatch
 
 
 class MemoryStorage:
@@ -45,6 +45,17 @@ class MemoryStorage:
 
     def list(self, prefix: str) -> Iterator[str]:
         return iter([k for k in list(self._objects) if k.startswith(prefix)])
+
+    def list_page(self, folder: str, *, after: str = "", starts_with: str = "", limit: int = 100) -> Page:
+        leaves = sorted(
+            k[len(folder) :] for k in list(self._objects) if k.startswith(folder) and "/" not in k[len(folder) :]
+        )
+        chosen = [n for n in leaves if n > after and n.startswith(starts_with)]
+        return Page(chosen[:limit], len(chosen) > limit)
+
+    def list_folders(self, prefix: str) -> tuple[str, ...]:
+        rest = [k[len(prefix) :] for k in list(self._objects) if k.startswith(prefix)]
+        return tuple(sorted({r.split("/", 1)[0] for r in rest if "/" in r}))
 
     def check(self) -> str | None:
         return None

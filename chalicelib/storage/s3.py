@@ -28,7 +28,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from urllib3.exceptions import HTTPError
 
-from chalicelib.storage.base import NotModified, ObjectNotFound, StorageUnavailable, StoredObject, VersionMismatch
+from chalicelib.storage.base import NotModified, ObjectNotFound, Page, StorageUnavailable, StoredObject, VersionMismatch
 from chalicelib.storage.s3_client import S3Options as S3Options  # re-exported: the adapter and its options
 from chalicelib.storage.s3_client import make_client
 
@@ -218,6 +218,33 @@ class S3Storage:
             raise self._unavailable("ListObjectsV2", exc) from None
         except _TRANSIENT as exc:
             raise self._unavailable("ListObjectsV2", exc) from None
+
+    def list_page(self, folder: str, *, after: str = "", starts_with: str = "", limit: int = 100) -> Page:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": folder + starts_with, "Delimiter": "/"}
+        if after:
+            kwargs["StartAfter"] = folder + after
+        try:
+            page = self.client.list_objects_v2(MaxKeys=limit, **kwargs)
+        except ClientError as exc:
+            raise self._unavailable("ListObjectsV2", exc) from None
+        except _TRANSIENT as exc:
+            raise self._unavailable("ListObjectsV2", exc) from None
+        names = [obj["Key"][len(folder) :] for obj in page.get("Contents", ())]
+        return Page(names, bool(page.get("IsTruncated")))
+
+    def list_folders(self, prefix: str) -> tuple[str, ...]:
+        out: list[str] = []
+        try:  # a "folder" in S3 exists only while an object is under it
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix, Delimiter="/"
+            )
+            for page in pages:
+                out.extend(p["Prefix"][len(prefix) : -1] for p in page.get("CommonPrefixes", ()))
+        except ClientError as exc:
+            raise self._unavailable("ListObjectsV2", exc) from None
+        except _TRANSIENT as exc:
+            raise self._unavailable("ListObjectsV2", exc) from None
+        return tuple(sorted(out))
 
     # -- start-up and health -------------------------------------------------------
     def check(self, create: bool | None = None) -> str | None:
