@@ -51,6 +51,7 @@ def main() -> int:
             assert r.status_code == 200, r.body
             return elapsed, json.loads(r.body)
 
+        client.http.get("/entity/other/keys", headers=auth)  # builds the runtime: not part of the figure
         cold, _ = page(None)
         warm = statistics.median(page(None)[0] for _ in range(5))
         t = time.perf_counter()
