@@ -22,6 +22,7 @@ import base64
 import importlib
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -29,9 +30,9 @@ import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
-INVOKE_PREFIX = "/2015-03-31/functions/"
+INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 Headers = dict[str, str] | list[tuple[str, str]] | None
 NOT_FOUND = {"error": "not found"}
 
@@ -158,10 +159,13 @@ def make_server(handler: Any, function_name: str, memory: int, timeout: float, p
             self.reply(int(response["statusCode"]), raw, headers)
 
         def invoke(self) -> None:
-            path = urlsplit(self.path).path
-            if self.command != "POST" or not (path.startswith(INVOKE_PREFIX) and path.endswith("/invocations")):
-                return self.reply(404, b'{"Type": "User", "message": "not an Invoke API path"}')
-            event = json.loads(self.body() or b"{}")
+            body = self.body()
+            m = INVOKE_PATH.fullmatch(urlsplit(self.path).path)
+            name = unquote(m[1]) if m and self.command == "POST" else None
+            if name is None or name.rpartition(":function:")[2] != function_name:  # a name or an ARN
+                error = b'{"Type": "User", "message": "Function not found"}'
+                return self.reply(404, error, {"X-Amzn-ErrorType": "ResourceNotFoundException"})
+            event = json.loads(body or b"{}")
             if self.headers.get("X-Amz-Invocation-Type") == "Event":
                 threading.Thread(target=self.background, args=(event,), daemon=True).start()
                 return self.reply(202, b"", {"Content-Type": "application/json"})

@@ -172,6 +172,7 @@ class Deployment:
     env: dict[str, dict[str, str]]  # function -> the environment it was started with
     template_env: dict[str, dict[str, str]]  # function -> the template's variables, resolved
     names: dict[str, str]
+    runtime_python: Path  # the fresh venv's interpreter: the Lambda runtime stand-in
     logs: dict[str, Path] = field(default_factory=dict)
 
     def request(self, method: str, path: str, body: Any = None, *, token: str | None = None,
@@ -230,7 +231,9 @@ def aws_resources(endpoint: str, template: dict[str, Any]) -> tuple[dict[str, st
     """Make in moto what the template makes; returns the names Ref/GetAtt/Sub resolve to, and the bucket."""
     aws = {"endpoint_url": endpoint, "region_name": REGION, **MOTO_CREDENTIALS}
     names = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": PARTITION, "AWS::StackName": STACK}
-    names["AdminKeySha256"] = hashlib.sha256(ADMIN_KEY.encode()).hexdigest()  # the stack parameter
+    # The stack's parameters: their defaults, and the one a deploy must give (docs/deploy.md).
+    names |= {p: str(spec["Default"]) for p, spec in template.get("Parameters", {}).items() if "Default" in spec}
+    names["AdminKeySha256"] = hashlib.sha256(ADMIN_KEY.encode()).hexdigest()
     bucket = f"{STACK}-databucket-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", **aws).create_bucket(Bucket=bucket)
     names |= {"DataBucket": bucket, "DataBucket.Arn": f"arn:aws:s3:::{bucket}"}
@@ -317,7 +320,7 @@ def deployed() -> Iterator[Deployment]:
         for function in functions:
             function.wait()
         s3 = boto3.client("s3", endpoint_url=moto.endpoint, region_name=REGION, **MOTO_CREDENTIALS)
-        deployment = Deployment(api.port, bucket, s3, env, template_env, names, logs)
+        deployment = Deployment(api.port, bucket, s3, env, template_env, names, python, logs)
         yield deployment
         print(deployment.output())  # shown by pytest when a test failed
     finally:
@@ -347,6 +350,14 @@ def test_each_function_runs_with_the_templates_environment_and_nothing_else(depl
     )
     assert entity["S3_BUCKET"] == deployed.bucket and entity["DELTADB_KMS_KEY_ID"] == deployed.names["DataKey.Arn"]
     assert deployed.template_env["MetaWorker"]["S3_BUCKET"] == deployed.bucket
+
+
+def test_the_runtime_holds_boto3_only_so_the_app_comes_from_the_bundle(deployed: Deployment) -> None:
+    probe = "import importlib.util as u; print([m for m in MODULES if u.find_spec(m)])"
+    modules = ["boto3", "app", "chalicelib", "chalice", "cryptography", "jsonschema", "jwt", "aws_lambda_powertools"]
+    out = subprocess.run([str(deployed.runtime_python), "-I", "-c", probe.replace("MODULES", repr(modules))],
+                         cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert out.split() == ["['boto3']"]
 
 
 # -- the API contract, through the packaged functions ---------------------------------------------
@@ -380,6 +391,11 @@ def test_login_keys_and_permissions(deployed: Deployment) -> None:
         assert r.status == 401 and r.error(), (token_, r)
     r = deployed.request("POST", "/api/login", {"key": "wrong-key-0123456789"})
     assert r.status == 401 and r.error()
+
+    assert deployed.admin("DELETE", f"/api/keys/{q(created.json()['id'])}").json() == {"status": "ok"}
+    for revoked in (reader, session):
+        r = deployed.request("GET", "/entity/perm?key=k", token=revoked)
+        assert r.status == 401 and r.error()
 
 
 def test_entities_round_trip_exactly(deployed: Deployment) -> None:
