@@ -81,6 +81,16 @@ class KeyRecord:
         return hmac.compare_digest(bytes.fromhex(self.secret_sha256), sha256_digest(secret))
 
 
+def validate_permissions(perms: Any) -> list[str]:
+    """A non-empty list of known permissions, in canonical order; BadRequest otherwise."""
+    if not isinstance(perms, list) or not perms:
+        raise BadRequest("'permissions' is required: a non-empty list of read, write, admin")
+    unknown = [p for p in perms if p not in PERMISSIONS]
+    if unknown:
+        raise BadRequest(f"unknown permission {unknown[0]!r}: use read, write or admin")
+    return ordered(set(perms))
+
+
 def new_key(body: Any, now: datetime) -> tuple[KeyRecord, str]:
     """Validate a ``POST /api/keys`` body; return the record and the one-time secret."""
     if not isinstance(body, dict):
@@ -90,12 +100,7 @@ def new_key(body: Any, now: datetime) -> tuple[KeyRecord, str]:
         raise BadRequest("'name' is required and must be a non-empty string")
     if len(name) > MAX_NAME_LENGTH:
         raise BadRequest(f"'name' must be at most {MAX_NAME_LENGTH} characters")
-    perms = body.get("permissions")
-    if not isinstance(perms, list) or not perms:
-        raise BadRequest("'permissions' is required: a non-empty list of read, write, admin")
-    unknown = [p for p in perms if p not in PERMISSIONS]
-    if unknown:
-        raise BadRequest(f"unknown permission {unknown[0]!r}: use read, write or admin")
+    perms = validate_permissions(body.get("permissions"))
     expires_at = None
     expires_in = body.get("expires_in")
     if expires_in is not None and expires_in != "":
@@ -114,7 +119,7 @@ def new_key(body: Any, now: datetime) -> tuple[KeyRecord, str]:
     record = KeyRecord(
         id=key_id,
         name=name,
-        permissions=tuple(ordered(set(perms))),
+        permissions=tuple(perms),
         created_at=rfc3339(now),
         expires_at=expires_at,
         enabled=True,

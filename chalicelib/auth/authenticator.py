@@ -69,7 +69,9 @@ class Authenticator:
         if claims.key_id:
             record = self.records.get_key(claims.key_id)
             if record is None or not record.usable(datetime.now(UTC)):
-                raise Unauthorized("the API key behind this session was deleted or expired")
+                raise Unauthorized("the API key behind this session was deleted, disabled or expired")
+            # The key's permissions as they are now: a change applies to its sessions at once.
+            return Principal(claims.client_id, frozenset(record.permissions), claims.key_id)
         elif claims.admin_fp:
             if self.admin is None or claims.admin_fp != self.admin.fingerprint:
                 raise Unauthorized("session from a previous admin key")

@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib import names
 from chalicelib.caches import Bounded
+from chalicelib.errors import Unavailable
 from chalicelib.handlers.dispatch import Handler, implements
 from chalicelib.handlers.protocol import (
     META_FUNCTION,
@@ -29,12 +30,14 @@ from chalicelib.handlers.protocol import (
     SchemaIds,
     StorageHealth,
     Stored,
+    UpdateApiKey,
 )
-from chalicelib.storage.base import NotModified, ObjectNotFound, Storage
+from chalicelib.storage.base import NotModified, ObjectNotFound, Storage, VersionMismatch
 
 SCHEMA_PREFIX = "templates/"
 KEY_PREFIX = "_auth/keys/"
 CACHED_RECORDS = 10_000
+_UPDATE_ATTEMPTS = 5
 
 
 def schema_object(schema_id: str) -> str:
@@ -122,6 +125,24 @@ class MetaHandler(Handler):
                 continue
         records.sort(key=lambda r: (r.get("created_at", ""), r.get("id", "")))
         return KeyRecordList(records)
+
+    @implements(UpdateApiKey)
+    def update_key(self, c: UpdateApiKey) -> KeyRecordJson:
+        name = key_object(names.validate(c.key_id, "key id"))
+        for _attempt in range(_UPDATE_ATTEMPTS):  # compare-and-swap: a concurrent update is never lost
+            obj = self.storage.get(name)
+            record = json.loads(obj.data)
+            if c.enabled is not None:
+                record["enabled"] = c.enabled
+            if c.permissions is not None:
+                record["permissions"] = c.permissions
+            try:
+                etag = self.storage.put(name, json.dumps(record).encode(), if_match=obj.etag)
+            except VersionMismatch:
+                continue
+            self._records.put(name, (etag, record))
+            return KeyRecordJson(record)
+        raise Unavailable("the key record kept changing; try again")
 
     @implements(DeleteApiKey)
     def delete_key(self, c: DeleteApiKey) -> Done:

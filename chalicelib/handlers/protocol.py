@@ -197,6 +197,15 @@ class ListApiKeys(Call[KeyRecordList], action="apikey.list", function=META_FUNCT
 
 
 @dataclass(frozen=True)
+class UpdateApiKey(Call[KeyRecordJson], action="apikey.update", function=META_FUNCTION):
+    """Enable or disable a key, or change its permissions; its secret stays the same."""
+
+    key_id: str
+    enabled: bool | None = None
+    permissions: list[str] | None = None  # validated, in canonical order
+
+
+@dataclass(frozen=True)
 class DeleteApiKey(Call[Done], action="apikey.delete", function=META_FUNCTION):
     key_id: str
 

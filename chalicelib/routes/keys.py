@@ -36,6 +36,12 @@ def create_key(req: RouteRequest) -> Response:
     return json_response(req.services.keys.create(req.json()), 201)
 
 
+@routes.route("/api/keys/{key_id}", "PATCH", access=ADMIN)
+def update_key(req: RouteRequest, key_id: str) -> Response:
+    """Disable / enable a key or change its permissions, without changing its secret; at once everywhere."""
+    return json_response(req.services.keys.update(key_id, req.json()))
+
+
 @routes.delete("/api/keys/{key_id}", access=ADMIN)
 def delete_key(req: RouteRequest, key_id: str) -> Response:
     req.services.keys.delete(key_id)

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import names
-from chalicelib.auth.apikeys import KeyRecord, new_key
+from chalicelib.auth.apikeys import KeyRecord, new_key, validate_permissions
 from chalicelib.auth.authenticator import Authenticator
 from chalicelib.auth.principal import READ, WRITE, ordered
 from chalicelib.auth.sessions import SessionClaims
 from chalicelib.errors import BadRequest, Unauthorized
 from chalicelib.handler_client import HandlerClient
-from chalicelib.handlers.protocol import CreateApiKey, DeleteApiKey, ListApiKeys
+from chalicelib.handlers.protocol import CreateApiKey, DeleteApiKey, ListApiKeys, UpdateApiKey
 from chalicelib.timestamps import rfc3339
 
 
@@ -59,6 +59,20 @@ class KeyService:
 
     def list(self) -> list[dict[str, Any]]:
         return [KeyRecord.from_json(r).public() for r in self.handlers.call(ListApiKeys()).records]
+
+    def update(self, raw_id: str, body: Any) -> dict[str, Any]:
+        """``PATCH /api/keys/{id}``: ``{"enabled": bool, "permissions": [...]}``, either or both."""
+        key_id = names.from_path(raw_id, "key id")
+        if not isinstance(body, dict) or not body or set(body) - {"enabled", "permissions"}:
+            raise BadRequest("body must be a JSON object with 'enabled' and/or 'permissions'")
+        enabled = body.get("enabled")
+        if "enabled" in body and not isinstance(enabled, bool):
+            raise BadRequest("'enabled' must be true or false")
+        perms = body.get("permissions")
+        if "permissions" in body:
+            perms = validate_permissions(perms)
+        reply = self.handlers.call(UpdateApiKey(key_id, enabled, perms))
+        return KeyRecord.from_json(reply.record).public()
 
     def delete(self, raw_id: str) -> None:
         self.handlers.call(DeleteApiKey(names.from_path(raw_id, "key id")))
