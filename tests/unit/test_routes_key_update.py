@@ -35,7 +35,15 @@ def test_changed_permissions_apply_to_the_key_and_its_sessions_at_once(api: Api)
 
 @pytest.mark.parametrize(
     "body",
-    [{}, [], {"enabled": "no"}, {"permissions": []}, {"permissions": ["root"]}, {"name": "x"}, {"enabled": True, "x": 1}],
+    [
+        {},
+        [],
+        {"enabled": "no"},
+        {"permissions": []},
+        {"permissions": ["root"]},
+        {"name": "x"},
+        {"enabled": True, "x": 1},
+    ],
 )
 def test_bad_bodies_are_400_and_change_nothing(api: Api, body: object) -> None:
     key = api.create_key(["read"])
