@@ -197,6 +197,11 @@ class Deployment:
         return "\n".join(tails)
 
 
+def run(cmd: list[str], **kw: Any) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    assert done.returncode == 0, f"{cmd[:3]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+
+
 def package(work: Path) -> Path:
     src = work / "src"
     src.mkdir()
@@ -206,10 +211,10 @@ def package(work: Path) -> Path:
         shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "deployments"))
     out = work / "out"
     chalice = Path(sys.executable).with_name("chalice")
-    subprocess.run(
+    run(
         [str(chalice), "package", "--stage", "dev", "--pkg-format", "cloudformation",
          "--merge-template", "infra/template.json", str(out)],
-        cwd=src, env={**os.environ, "AWS_DEFAULT_REGION": REGION}, check=True, capture_output=True, timeout=600,
+        cwd=src, env={**os.environ, "AWS_DEFAULT_REGION": REGION}, timeout=600,
     )  # fmt: skip
     return out
 
@@ -217,12 +222,12 @@ def package(work: Path) -> Path:
 def lambda_runtime_venv(work: Path) -> Path:
     """A fresh virtualenv with only boto3 (and its dependencies) at the pinned version: the Lambda runtime."""
     venv = work / "runtime"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=120)
+    run([sys.executable, "-m", "venv", str(venv)], timeout=120)
     python = venv / "bin" / "python"
-    subprocess.run(
+    run(
         [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
          "-c", str(REPO / "constraints.txt"), "boto3"],
-        check=True, capture_output=True, timeout=300,
+        timeout=300,
     )  # fmt: skip
     return python
 
