@@ -13,7 +13,7 @@ LS_VENV := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed
 TEST_DEPS := $(STAMP) $(if $(LS_PY),$(LS_STAMP))
 
-.PHONY: serve test lint unit e2e bench bench-s3 bench-pool bench-list localstack clean
+.PHONY: serve test lint unit e2e bench bench-http bench-s3 bench-pool bench-list localstack clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -48,6 +48,9 @@ e2e: $(STAMP)
 	$(BIN)/pytest -ra tests/e2e $(ARGS)
 
 bench: $(STAMP)
+	$(BIN)/python bench/compare.py $(ARGS)
+
+bench-http: $(STAMP)
 	$(BIN)/python bench/http_bench.py $(ARGS)
 
 bench-s3: $(STAMP)

@@ -153,6 +153,11 @@ def start_server(args: argparse.Namespace) -> Server:
     cmd = [*launcher, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(workdir / "data")]
     if args.processes is not None:
         cmd += ["--processes", str(args.processes)]
+    if args.server == "reference":  # the yardstick: bench/reference_server.py, same process count
+        processes = args.processes or 4 * (os.cpu_count() or 1)  # our filesystem default
+        cmd = [sys.executable, str(BENCH_DIR / "reference_server.py"), "--port", str(port),
+               "--data-dir", str(workdir / "data"), "--processes", str(processes)]  # fmt: skip
+        src = BENCH_DIR
     if args.server_threads is not None:
         cmd += ["--threads", str(args.server_threads)]
     env["DELTADB_ADMIN_KEY"] = admin_key
@@ -473,6 +478,10 @@ def _cpu_cell(cpu: dict[str, float]) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--url", help="benchmark a running server (http://host:port) instead of starting one")
+    p.add_argument(
+        "--server", choices=["ours", "reference"], default="ours",
+        help="server to start: ours, or the thinnest durable server on our stack (bench/reference_server.py)",
+    )  # fmt: skip
     p.add_argument("--token", help="with --url: bearer credential for the session-token phases")
     p.add_argument(
         "--admin-key", help="with --url: admin key (used to log in when --token is absent, and for admin-key phases)"

@@ -1,0 +1,69 @@
+"""`make bench`: ours against the thinnest durable server on the same stack, side by side.
+
+    .venv/bin/python bench/compare.py [--rounds 3] [--duration 8] [-- extra http_bench.py args]
+
+Each round runs bench/http_bench.py twice on this machine, alternating which goes first:
+our server (`deltadb serve`, session token) and bench/reference_server.py (Granian +
+uvloop, same process count, a durable file per key, no auth, no crypto, no Chalice).
+Prints each round, then the median req/s and p99 of each phase and the ratio ours /
+reference. Figures from one run only compare within that run: the machine varies a lot
+from run to run (fsync latency above all), the ratio much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+
+
+def run(server: str, args: argparse.Namespace, extra: list[str]) -> dict[str, dict[str, float]]:
+    """phase name -> {"rps", "p99_ms"} of one http_bench run (session-token round only)."""
+    with tempfile.TemporaryDirectory() as results:
+        cmd = [sys.executable, str(BENCH / "http_bench.py"), "--server", server, "--no-admin-key",
+               "--duration", str(args.duration), "--results-dir", results, *extra]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        files = list(Path(results).glob("*.json"))
+        if done.returncode != 0 or not files:
+            raise SystemExit(f"{server} run failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        doc = json.loads(files[0].read_text())
+    return {p["name"]: {"rps": p["result"]["rps"], "p99_ms": p["result"]["p99_ms"]} for p in doc["phases"]}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--duration", type=float, default=8.0, help="seconds per recorded phase (default 8)")
+    args, extra = p.parse_known_args()
+    extra = [a for a in extra if a != "--"]
+    rows: dict[str, list[dict[str, dict[str, float]]]] = {"ours": [], "reference": []}
+    for i in range(args.rounds):
+        order = ("ours", "reference") if i % 2 == 0 else ("reference", "ours")
+        for server in order:
+            result = run(server, args, extra)
+            rows[server].append(result)
+            line = "  ".join(f"{ph} {r['rps']:>8,.0f}/s p99 {r['p99_ms']:6.2f} ms" for ph, r in result.items())
+            print(f"round {i + 1} {server:<9} {line}", flush=True)
+    print()
+    print(f"median of {args.rounds} rounds   ours req/s (p99)      reference req/s (p99)   ours / reference")
+    for phase in rows["ours"][0]:
+        ours = statistics.median(r[phase]["rps"] for r in rows["ours"])
+        ref = statistics.median(r[phase]["rps"] for r in rows["reference"])
+        ours_p99 = statistics.median(r[phase]["p99_ms"] for r in rows["ours"])
+        ref_p99 = statistics.median(r[phase]["p99_ms"] for r in rows["reference"])
+        ratios = [o[phase]["rps"] / r[phase]["rps"] for o, r in zip(rows["ours"], rows["reference"], strict=True)]
+        print(
+            f"{phase:<4} {ours:>17,.0f} ({ours_p99:5.2f} ms)   {ref:>13,.0f} ({ref_p99:5.2f} ms)"
+            f"   {ours / ref:5.2f}  (per round {', '.join(f'{x:.2f}' for x in ratios)})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
