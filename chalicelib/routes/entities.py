@@ -16,7 +16,7 @@ OK = {"status": "ok"}
 def put_entities(req: RouteRequest, db: str) -> Response:
     entities = req.services.entities
     if "respond-async" in (req.header("prefer") or "").lower():
-        operation_id = entities.start_put(db, req.json())
+        operation_id = entities.start_put(db, req.json(), req.conditions())
         started = {"status": "pending", "operation_id": operation_id}
         return json_response(started, 202, {"Location": f"/operations/{operation_id}"})
     etags = entities.put(db, req.json(), req.conditions())

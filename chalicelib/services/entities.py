@@ -56,9 +56,11 @@ class EntityService:
         calls = [PutEntity(db, key, value, if_match=cond.if_match, create_only=create_only) for key, value in values]
         return [stored.etag for stored in self.handlers.call_all(calls)]
 
-    def start_put(self, raw_db: str, body: Any) -> str:
+    def start_put(self, raw_db: str, body: Any, cond: Conditions) -> str:
         """``Prefer: respond-async``: persist the operation, hand out its entities, return its id."""
-        db, values = self._validated(raw_db, body, Conditions())
+        if cond.if_match or cond.if_none_match:  # the entities are written later, each on its own
+            raise BadRequest("If-Match / If-None-Match cannot be combined with 'Prefer: respond-async'")
+        db, values = self._validated(raw_db, body, cond)
         operation_id = secrets.token_hex(16)
         self.handlers.call(CreateOperation(operation_id, db, [list(v) for v in values]))
         for key, value in values:

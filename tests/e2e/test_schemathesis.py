@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from collections import Counter
@@ -45,33 +44,6 @@ CHECKS = (
 MAX_TIME = int(os.environ.get("DELTADB_SCHEMATHESIS_SECONDS", "40"))  # fuzzing + stateful stop then
 SEED = int(os.environ.get("DELTADB_SCHEMATHESIS_SEED", "20261130"))
 MIN_REQUESTS = 2000
-
-# A product bug schemathesis finds, not fixed here (see test_async_put_ignores_conditions below):
-# ``PUT /entity/{db}`` with ``Prefer: respond-async`` drops ``If-Match`` / ``If-None-Match``
-# instead of refusing what the synchronous PUT refuses, so a request the document forbids
-# (``If-None-Match: AAA``) is accepted with 202. Only failing cases of exactly that shape are tolerated.
-KNOWN_BUG = "ST201"
-KNOWN_BUG_OPERATION = "PUT /entity/{db}"
-
-
-def is_known_bug_case(case: str) -> bool:
-    return (
-        "Prefer: respond-async" in case
-        and "[202]" in case
-        and re.search(r"Invalid component: parameter `If-(None-)?Match` in header", case) is not None
-    )
-
-
-def unexpected_failures(report: dict[str, Any], stdout: str) -> list[Any]:
-    """The report's failures, less the known bug when every case of it has the known shape."""
-    failures = []
-    for failure in report["failures"]:
-        if failure["code"] == KNOWN_BUG and failure["operations"] == [KNOWN_BUG_OPERATION]:
-            cases = [c for c in re.split(r"\n\d+\. Test Case ID: ", stdout) if f"- {KNOWN_BUG} " in c]
-            if cases and len(cases) == failure["count"] and all(is_known_bug_case(c) for c in cases):
-                continue
-        failures.append(failure)
-    return failures
 
 
 def run_schemathesis(server: ServerProcess, out: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
@@ -139,20 +111,18 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_document
     assert report["operations"]["tested"] == report["operations"]["total"], detail
     assert report["operations"]["errored"] == 0, detail
     assert server_errors == 0, detail
-    assert unexpected_failures(report, proc.stdout) == [], detail
+    assert report["failures"] == [], detail
     assert report["errors"] == [], detail
     assert cases["errored"] == 0, detail
-    assert proc.returncode == 0 or report["failures"], detail  # non-zero only for the tolerated known bug
+    assert proc.returncode == 0, detail
     assert requests >= MIN_REQUESTS, detail
     assert server.running, detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: PUT /entity/{db} with Prefer: respond-async ignores If-Match / If-None-Match "
-    "(EntityService.start_put validates with empty Conditions): 202 instead of the synchronous PUT's 400 / 412",
-)
-def test_async_put_ignores_conditions(server: ServerProcess) -> None:
-    headers = {"Prefer": "respond-async", "If-None-Match": "AAA"}
-    reply = server.request("PUT", "/entity/st-known-bug", {"k": 1}, credential=server.admin_key, headers=headers)
+@pytest.mark.parametrize("condition", [{"If-None-Match": "AAA"}, {"If-None-Match": "*"}, {"If-Match": '"x"'}])
+def test_async_put_refuses_conditions(server: ServerProcess, condition: dict[str, str]) -> None:
+    """Found by schemathesis: the asynchronous PUT used to drop If-Match / If-None-Match (202, written anyway)."""
+    headers = {"Prefer": "respond-async", **condition}
+    reply = server.request("PUT", "/entity/st-cond", {"k": 1}, credential=server.admin_key, headers=headers)
     assert reply.status == 400, reply
+    assert server.request("GET", "/entity/st-cond?key=k", credential=server.admin_key).status == 404
