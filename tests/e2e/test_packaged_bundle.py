@@ -13,7 +13,6 @@ endpoint. The API contract is then checked over HTTP.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import json
@@ -21,7 +20,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import string
 import subprocess
@@ -276,14 +274,7 @@ class Function:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        s3servers.stop_group(self.proc)
 
 
 @pytest.fixture(scope="module")
