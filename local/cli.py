@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 import tomllib
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 
-from local import commands
+from local import apikey_command, commands
 from local.flags import add_flags, apply, migrate_deprecated_env
 
 COMMANDS = {
@@ -33,12 +34,20 @@ def version() -> str:
             return str(tomllib.load(f)["project"]["version"])
 
 
+# Admin commands act on a store (the storage and key flags of a server) and take arguments.
+ADMIN_COMMANDS = {
+    "apikey": (apikey_command.run, apikey_command.add_arguments, "API keys: create, list, delete"),
+}
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deltadb", description="DeltaDatabase: encrypted JSON document store")
     p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = p.add_subparsers(dest="command", required=True)
     for name, (_run, text) in COMMANDS.items():
         add_flags(sub.add_parser(name, help=text, description=text), name)
+    for name, (_admin, arguments, text) in ADMIN_COMMANDS.items():
+        arguments(sub.add_parser(name, help=text, description=text), partial(add_flags, command=name))
     return p
 
 
@@ -46,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     migrate_deprecated_env()  # before the flags: a flag wins over any variable
     apply(args)
+    if args.command in ADMIN_COMMANDS:
+        return ADMIN_COMMANDS[args.command][0](args)
     run, _text = COMMANDS[args.command]
     return run()
 

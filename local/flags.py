@@ -14,7 +14,7 @@ import sys
 from collections.abc import MutableMapping
 
 from chalicelib.config import Settings
-from chalicelib.settings_table import Spec, boolean, specs
+from chalicelib.settings_table import SERVER_COMMANDS, Spec, boolean, specs
 from local.server_settings import ServerSettings
 
 TABLES = (ServerSettings, Settings)
@@ -29,10 +29,20 @@ def _deprecated_dest(name: str) -> str:
     return f"deprecated_{name}"
 
 
+STORE_COMMANDS = ("apikey",)  # admin commands: the flags every server command has (storage, keys), no more
+
+
+def _takes(spec: Spec, command: str) -> bool:
+    if command in STORE_COMMANDS:
+        return set(SERVER_COMMANDS) <= set(spec.commands)
+    return command in spec.commands
+
+
 def add_flags(parser: argparse.ArgumentParser, command: str) -> None:
     """The flags of ``command``: one per setting that declares it for that command."""
-    for name, spec in declared():
-        if command not in spec.commands or spec.flag is None:
+    tables = (Settings,) if command in STORE_COMMANDS else TABLES  # no HTTP-server tuning for admin commands
+    for name, spec in (item for table in tables for item in specs(table)):
+        if not _takes(spec, command) or spec.flag is None:
             continue
         kw: dict[str, object] = {"dest": name, "help": spec.describe(), "metavar": spec.flag[2:].upper()}
         if spec.parse is boolean:

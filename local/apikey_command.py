@@ -1,0 +1,104 @@
+"""``deltadb apikey create|list|delete``: API keys from the command line.
+
+Same storage and key flags as ``serve`` (the settings tables), and the same code path
+as the API: the calls of the handler protocol, answered in-process by the meta handler
+(which needs storage only, no keyring). Tables for people, ``--json`` for scripts; exit
+0 on success, 1 when the store refuses (unknown id, unreachable storage), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.auth.apikeys import KeyRecord, new_key
+from chalicelib.bootstrap import Runtime
+from chalicelib.config import ConfigError, Settings
+from chalicelib.errors import BadRequest, DeltaError
+from chalicelib.handler_client import HandlerClient
+from chalicelib.handlers.protocol import CreateApiKey, DeleteApiKey, ListApiKeys
+
+
+def add_arguments(parser: argparse.ArgumentParser, store_flags: Callable[[argparse.ArgumentParser], None]) -> None:
+    """The actions, each with the store's flags (so they may come after the action, as users type them)."""
+    sub = parser.add_subparsers(dest="action", required=True)
+    create = sub.add_parser("create", help="create a key; its secret is printed once")
+    create.add_argument("name")
+    create.add_argument("--permissions", required=True, help="comma-separated: read, write, admin")
+    create.add_argument("--expires-in", help="a duration such as 30m, 24h, 7d (default: never)")
+    create.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    listing = sub.add_parser("list", help="the keys (never their secrets)")
+    listing.add_argument("--json", action="store_true", help="a JSON array instead of a table")
+    delete = sub.add_parser("delete", help="delete a key: it and its sessions stop working at once")
+    delete.add_argument("id")
+    for action in (create, listing, delete):
+        store_flags(action)
+
+
+def _handlers() -> HandlerClient:
+    # In-process whatever DELTADB_INVOKER says: this command is the processing side itself.
+    settings = dataclasses.replace(Settings.from_env(), invoker="inprocess", role="all")
+    return HandlerClient(Runtime(settings).invoker)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        handlers = _handlers()
+        if args.action == "create":
+            return _create(handlers, args)
+        if args.action == "list":
+            return _list(handlers, args)
+        handlers.call(DeleteApiKey(args.id))
+        print(f"deleted API key {args.id}")
+        return 0
+    except ConfigError as exc:
+        print(f"deltadb: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except BadRequest as exc:
+        print(f"deltadb: {exc.message}", file=sys.stderr)
+        return 2
+    except DeltaError as exc:
+        what = f"no API key with id {args.id!r}" if exc.code == "not_found" and args.action == "delete" else exc.message
+        print(f"deltadb: {what}", file=sys.stderr)
+        return 1
+
+
+def _create(handlers: HandlerClient, args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"name": args.name, "permissions": [p.strip() for p in args.permissions.split(",")]}
+    if args.expires_in:
+        body["expires_in"] = args.expires_in
+    record, secret = new_key(body, datetime.now(UTC))
+    handlers.call(CreateApiKey(record.to_json()))
+    if args.json:
+        print(json.dumps({**record.public(), "secret": secret}))
+    else:
+        print(f"created API key {record.id} ({record.name}: {', '.join(record.permissions)})")
+        print(f"secret (shown once; only its hash is kept): {secret}")
+    return 0
+
+
+def _list(handlers: HandlerClient, args: argparse.Namespace) -> int:
+    keys = [KeyRecord.from_json(r).public() for r in handlers.call(ListApiKeys()).records]
+    if args.json:
+        print(json.dumps(keys))
+        return 0
+    from rich.console import Console  # only for people at a terminal
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=16)
+    for heading in ("name", "permissions", "created", "expires", "enabled"):
+        table.add_column(heading)
+    for k in keys:
+        table.add_row(
+            k["id"], k["name"], ",".join(k["permissions"]), k["created_at"], k["expires_at"] or "never",
+            "yes" if k["enabled"] else "no",
+        )  # fmt: skip
+    # Not a terminal (a pipe, a file): no width to fit, so nothing is cut short.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    return 0
