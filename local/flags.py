@@ -20,9 +20,9 @@ from local.server_settings import ServerSettings
 TABLES = (ServerSettings, Settings)
 
 
-def declared() -> list[tuple[str, Spec]]:
-    """Every declared setting of the app and of the server."""
-    return [item for table in TABLES for item in specs(table)]
+def declared(tables: tuple[type, ...] = TABLES) -> list[tuple[str, Spec]]:
+    """Every declared setting of the given tables (default: the app's and the server's)."""
+    return [item for table in tables for item in specs(table)]
 
 
 def _deprecated_dest(name: str) -> str:
@@ -41,7 +41,7 @@ def _takes(spec: Spec, command: str) -> bool:
 def add_flags(parser: argparse.ArgumentParser, command: str) -> None:
     """The flags of ``command``: one per setting that declares it for that command."""
     tables = (Settings,) if command in STORE_COMMANDS else TABLES  # no HTTP-server tuning for admin commands
-    for name, spec in (item for table in tables for item in specs(table)):
+    for name, spec in declared(tables):
         if not _takes(spec, command) or spec.flag is None:
             continue
         kw: dict[str, object] = {"dest": name, "help": spec.describe(), "metavar": spec.flag[2:].upper()}

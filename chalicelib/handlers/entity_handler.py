@@ -13,6 +13,7 @@ from chalicelib.errors import BadRequest
 from chalicelib.handlers.dispatch import Handler, implements
 from chalicelib.handlers.protocol import (
     ENTITY_FUNCTION,
+    MAX_KEYS_PAGE,
     CreateOperation,
     DeleteEntity,
     DescribeWorker,
@@ -35,7 +36,6 @@ from chalicelib.storage.base import NotModified
 from chalicelib.timestamps import rfc3339
 
 log = logging.getLogger(__name__)
-MAX_PAGE = 1000
 
 
 class EntityHandler(Handler):
@@ -87,8 +87,8 @@ class EntityHandler(Handler):
         folder = entity_folder(names.validate(c.db, "database name"))
         if c.after and (c.after != names.encode(names.decode(c.after)) or "/" in c.after):
             raise BadRequest("invalid cursor")
-        if not 1 <= c.limit <= MAX_PAGE:
-            raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
+        if not 1 <= c.limit <= MAX_KEYS_PAGE:
+            raise BadRequest(f"limit must be between 1 and {MAX_KEYS_PAGE}")
         try:
             starts_with = names.encode(c.prefix) if c.prefix else ""
         except UnicodeEncodeError:

@@ -124,6 +124,9 @@ class DeleteEntity(Call[Done], action="entity.delete", function=ENTITY_FUNCTION)
     if_match: str | None = None
 
 
+MAX_KEYS_PAGE = 1000  # the most keys one ListKeys answers
+
+
 @dataclass(frozen=True)
 class ListKeys(Call[KeyPage], action="entity.list", function=ENTITY_FUNCTION):
     """A page of a database's entity keys, in a stable order; decrypts nothing."""

@@ -10,6 +10,7 @@ from chalicelib import jsonbody, names
 from chalicelib.errors import BadRequest
 from chalicelib.handler_client import HandlerClient
 from chalicelib.handlers.protocol import (
+    MAX_KEYS_PAGE,
     CreateOperation,
     DeleteEntity,
     EntityValue,
@@ -24,7 +25,6 @@ from chalicelib.schemas import SchemaCache
 from chalicelib.services.conditions import Conditions
 
 DEFAULT_PAGE = 100
-MAX_PAGE = 1000
 
 
 def _cursor(after: str | None) -> str | None:
@@ -101,8 +101,8 @@ class EntityService:
             count = int(limit) if limit is not None else DEFAULT_PAGE
         except ValueError:
             raise BadRequest("limit must be a whole number") from None
-        if not 1 <= count <= MAX_PAGE:
-            raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
+        if not 1 <= count <= MAX_KEYS_PAGE:
+            raise BadRequest(f"limit must be between 1 and {MAX_KEYS_PAGE}")
         page = self.handlers.call(ListKeys(db, prefix or "", _after(cursor), count))
         return page.keys, _cursor(page.next_after)
 

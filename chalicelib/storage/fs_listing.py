@@ -40,11 +40,8 @@ class FolderListings:
 
     def page(self, directory: str, *, after: str, starts_with: str, limit: int) -> Page:
         names = self._names(directory)
-        start = (
-            bisect.bisect_right(names, max(after, starts_with))
-            if after >= starts_with
-            else bisect.bisect_left(names, starts_with)
-        )
+        # after the cursor, or at the first name that can start with the prefix, whichever is later
+        start = bisect.bisect_right(names, after) if after >= starts_with else bisect.bisect_left(names, starts_with)
         chosen: list[str] = []
         for name in names[start:]:
             if not name.startswith(starts_with):
