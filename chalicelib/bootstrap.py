@@ -227,6 +227,7 @@ class Runtime:
         from chalicelib.services.entities import EntityService
         from chalicelib.services.keys import KeyService
         from chalicelib.services.schemas import SchemaService
+        from chalicelib.services.sessions import SessionService
 
         s, sec = self.settings, self.secrets
         if s.dev_mode:
@@ -247,7 +248,8 @@ class Runtime:
             auth=auth,
             entities=EntityService(handlers, schema_cache),
             schemas=SchemaService(handlers, schema_cache),
-            keys=KeyService(auth, handlers),
+            keys=KeyService(handlers),
+            sessions=SessionService(auth),
             admin=AdminService(handlers),
             max_body_bytes=s.max_body_bytes,
         )

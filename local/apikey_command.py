@@ -13,15 +13,13 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.auth.apikeys import KeyRecord, new_key
 from chalicelib.bootstrap import Runtime
 from chalicelib.config import ConfigError, Settings
 from chalicelib.errors import BadRequest, DeltaError
 from chalicelib.handler_client import HandlerClient
-from chalicelib.handlers.protocol import CreateApiKey, DeleteApiKey, ListApiKeys
+from chalicelib.services.keys import KeyService
 
 
 def add_arguments(parser: argparse.ArgumentParser, store_flags: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -40,20 +38,20 @@ def add_arguments(parser: argparse.ArgumentParser, store_flags: Callable[[argpar
         store_flags(action)
 
 
-def _handlers() -> HandlerClient:
-    # In-process whatever DELTADB_INVOKER says: this command is the processing side itself.
+def _keys() -> KeyService:
+    """The API's key service, its calls answered in-process whatever DELTADB_INVOKER says."""
     settings = dataclasses.replace(Settings.from_env(), invoker="inprocess", role="all")
-    return HandlerClient(Runtime(settings).invoker)
+    return KeyService(HandlerClient(Runtime(settings).invoker))
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        handlers = _handlers()
+        keys = _keys()
         if args.action == "create":
-            return _create(handlers, args)
+            return _create(keys, args)
         if args.action == "list":
-            return _list(handlers, args)
-        handlers.call(DeleteApiKey(args.id))
+            return _list(keys, args)
+        keys.delete(args.id)
         print(f"deleted API key {args.id}")
         return 0
     except ConfigError as exc:
@@ -68,22 +66,21 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-def _create(handlers: HandlerClient, args: argparse.Namespace) -> int:
+def _create(keys: KeyService, args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"name": args.name, "permissions": [p.strip() for p in args.permissions.split(",")]}
     if args.expires_in:
         body["expires_in"] = args.expires_in
-    record, secret = new_key(body, datetime.now(UTC))
-    handlers.call(CreateApiKey(record.to_json()))
+    made = keys.create(body)  # exactly what POST /api/keys answers
     if args.json:
-        print(json.dumps({**record.public(), "secret": secret}))
+        print(json.dumps(made))
     else:
-        print(f"created API key {record.id} ({record.name}: {', '.join(record.permissions)})")
-        print(f"secret (shown once; only its hash is kept): {secret}")
+        print(f"created API key {made['id']} ({made['name']}: {', '.join(made['permissions'])})")
+        print(f"secret (shown once; only its hash is kept): {made['secret']}")
     return 0
 
 
-def _list(handlers: HandlerClient, args: argparse.Namespace) -> int:
-    keys = [KeyRecord.from_json(r).public() for r in handlers.call(ListApiKeys()).records]
+def _list(keys_: KeyService, args: argparse.Namespace) -> int:
+    keys = keys_.list()
     if args.json:
         print(json.dumps(keys))
         return 0

@@ -13,7 +13,7 @@ routes = RouteTable()
 
 @routes.post("/api/login", access=PUBLIC)
 def login(req: RouteRequest) -> Response:
-    return json_response(req.services.keys.login(req.json()))
+    return json_response(req.services.sessions.login(req.json()))
 
 
 @routes.get("/api/me", access=AUTHENTICATED)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the route modules need only the name; the composition root 
     from chalicelib.services.entities import EntityService
     from chalicelib.services.keys import KeyService
     from chalicelib.services.schemas import SchemaService
+    from chalicelib.services.sessions import SessionService
 
 
 @dataclass(frozen=True)
@@ -24,5 +25,6 @@ class Services:
     entities: EntityService
     schemas: SchemaService
     keys: KeyService
+    sessions: SessionService
     admin: AdminService
     max_body_bytes: int

@@ -1,4 +1,4 @@
-"""Sessions and API keys: login, and the admin's create / list / delete of ``dk_`` keys."""
+"""API keys: the admin's create / list / change / delete of ``dk_`` keys (their secrets shown once)."""
 
 from __future__ import annotations
 
@@ -7,43 +7,16 @@ from typing import Any
 
 from chalicelib import names
 from chalicelib.auth.apikeys import KeyRecord, new_key, validate_permissions
-from chalicelib.auth.authenticator import Authenticator
-from chalicelib.auth.principal import READ, WRITE, ordered
-from chalicelib.auth.sessions import SessionClaims
-from chalicelib.errors import BadRequest, Unauthorized
+from chalicelib.errors import BadRequest
 from chalicelib.handler_client import HandlerClient
 from chalicelib.handlers.protocol import CreateApiKey, DeleteApiKey, ListApiKeys, UpdateApiKey
-from chalicelib.timestamps import rfc3339
 
 
 class KeyService:
-    def __init__(self, auth: Authenticator, handlers: HandlerClient) -> None:
-        self.auth = auth
-        self.handlers = handlers
+    """The admin's ``dk_`` keys; the API and ``deltadb apikey`` both go through it."""
 
-    def login(self, body: Any) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise BadRequest("body must be a JSON object")
-        key = body.get("key")
-        client_id = body.get("client_id")
-        not_after = None
-        if isinstance(key, str) and key:
-            claims, not_after = self.auth.key_session(key)
-        elif key is not None:
-            raise Unauthorized("invalid key")
-        elif self.auth.dev_mode and isinstance(client_id, str) and client_id:
-            claims = SessionClaims(client_id, frozenset((READ, WRITE)), None, None, True)
-        elif self.auth.dev_mode:
-            raise BadRequest("dev mode login needs a non-empty 'client_id'")
-        else:
-            raise Unauthorized("login needs a 'key'")
-        token, exp = self.auth.sessions.issue(claims, datetime.now(UTC), not_after)
-        return {
-            "token": token,
-            "client_id": claims.client_id,
-            "expires_at": rfc3339(exp),
-            "permissions": ordered(claims.permissions),
-        }
+    def __init__(self, handlers: HandlerClient) -> None:
+        self.handlers = handlers
 
     def create(self, body: Any) -> dict[str, Any]:
         record, secret = new_key(body, datetime.now(UTC))
