@@ -13,8 +13,10 @@ Faults where the server applies the request and its reply goes wrong:
   headers when it has no body), then close;
 - ``"slow"``: forward it, hold the reply for ``slow_seconds`` (past the client's read
   timeout), then pass it on and close.
-Healthy connections are relayed byte for byte (keep-alive works). ``faults_served``
-counts faulted connections; ``connections`` all connections opened.
+Healthy connections are relayed byte for byte (keep-alive works). With a ``method``,
+``fail_next`` spoils the next requests of that method instead, wherever they fall on a
+connection. ``faults_served`` counts faults, ``faulted`` their request lines;
+``connections`` counts all connections opened.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class FaultProxy:
         self.port = self.listener.getsockname()[1]
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._faults: list[str] = []
+        self._method: bytes | None = None  # fault only requests of this method (None: any new connection)
+        self.faulted: list[bytes] = []  # the request line of each faulted request
         self._lock = threading.Lock()
         self.faults_served = 0
         self.connections = 0
@@ -78,9 +82,13 @@ class FaultProxy:
         self.slow_seconds = 3.0
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def fail_next(self, n: int, mode: str) -> None:
+    def fail_next(self, n: int, mode: str, method: bytes | None = None) -> None:
+        """Spoil the next ``n`` connections; with ``method``, the next ``n`` requests of that method
+        (others on the same connections are relayed), so a fault can hit a request that is not a
+        connection's first (a DELETE after its HEAD)."""
         with self._lock:
             self._faults = [mode] * n
+            self._method = method
 
     def close(self) -> None:
         self._closed = True
@@ -94,8 +102,28 @@ class FaultProxy:
                 return
             with self._lock:
                 self.connections += 1
-                fault = self._faults.pop(0) if self._faults else None
-            threading.Thread(target=self._serve, args=(conn, fault), daemon=True).start()
+                filtered = self._method is not None and bool(self._faults)
+                fault = self._faults.pop(0) if self._faults and not filtered else None
+            target = self._serve_requests if filtered else self._serve
+            threading.Thread(target=target, args=(conn, fault), daemon=True).start()
+
+    def _serve_requests(self, conn: socket.socket, _fault: str | None) -> None:
+        """Request by request: the first one of the filtered method (while faults remain) is spoiled."""
+        with conn:
+            while True:
+                head, body = _read_message(conn)
+                if not head:
+                    return
+                with self._lock:
+                    matches = head.split(b" ", 1)[0] == self._method and bool(self._faults)
+                    fault = self._faults.pop(0) if matches else None
+                if fault is not None:
+                    self._spoil(conn, head, body, fault)
+                    return
+                with socket.create_connection(self.upstream) as upstream:
+                    upstream.sendall(head + b"\r\n\r\n" + body)
+                    reply_head, reply_body = _read_message(upstream, request_method=head.split(b" ", 1)[0])
+                conn.sendall(reply_head + b"\r\n\r\n" + reply_body)
 
     def _serve(self, conn: socket.socket, fault: str | None) -> None:
         if fault is None:
@@ -105,24 +133,30 @@ class FaultProxy:
             if fault == "reset":
                 with self._lock:
                     self.faults_served += 1
+                    self.faulted.append(b"(before the request)")
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return  # closing with linger 0 sends RST
             head, body = _read_message(conn)
-            with self._lock:
-                self.faults_served += 1
-            if fault == "drop":
-                return
-            if fault in ("applied_drop", "truncate", "slow"):
-                self._forward_then(conn, head, body, fault)
-                return
-            status, code, message = _BODIES[fault]
-            body = (
-                f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
-            )
-            conn.sendall(
-                f"HTTP/1.1 {status} {code}\r\nContent-Type: application/xml\r\nContent-Length: {len(body)}\r\n"
-                f"Connection: close\r\n\r\n{body}".encode()
-            )
+            self._spoil(conn, head, body, fault)
+
+    def _spoil(self, conn: socket.socket, head: bytes, body: bytes, fault: str) -> None:
+        with self._lock:
+            self.faults_served += 1
+            self.faulted.append(head.split(b"\r\n", 1)[0])
+        if fault == "reset":  # (a filtered reset: the request was read, never forwarded)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return
+        if fault == "drop":
+            return
+        if fault in ("applied_drop", "truncate", "slow"):
+            self._forward_then(conn, head, body, fault)
+            return
+        status, code, message = _BODIES[fault]
+        xml = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
+        conn.sendall(
+            f"HTTP/1.1 {status} {code}\r\nContent-Type: application/xml\r\nContent-Length: {len(xml)}\r\n"
+            f"Connection: close\r\n\r\n{xml}".encode()
+        )
 
     def _forward_then(self, conn: socket.socket, head: bytes, body: bytes, fault: str) -> None:
         """The upstream server gets the request and answers; the client gets the answer spoiled."""

@@ -44,8 +44,8 @@ def proxy(endpoint: str) -> Iterator[FaultProxy]:
     p.close()
 
 
-def faulty(proxy: FaultProxy, store: S3Storage, fault: str) -> S3Storage:
-    """A fresh client (no pooled connection) whose first connection gets ``fault``."""
+def faulty(proxy: FaultProxy, store: S3Storage, fault: str, method: bytes | None = None) -> S3Storage:
+    """A fresh client (no pooled connection) whose first connection (or first ``method`` request) gets ``fault``."""
     options = S3Options(bucket=store.bucket, endpoint=proxy.endpoint, access_key="test", secret_key="test",
                         read_timeout=READ_TIMEOUT)  # fmt: skip
     client = S3Storage.from_options(options)
@@ -53,7 +53,7 @@ def faulty(proxy: FaultProxy, store: S3Storage, fault: str) -> S3Storage:
     store.put("probe/x", b"")
     store.delete("probe/x")
     client._conditional_delete = store._conditional_delete
-    proxy.fail_next(1, fault)
+    proxy.fail_next(1, fault, method)
     return client
 
 
@@ -120,6 +120,9 @@ def op_check(healthy: S3Storage, s: S3Storage) -> None:
     assert s.check() is None
 
 
+# The request each operation's fault must hit (None: its first); a delete is a HEAD, then the DELETE.
+FAULTED_METHOD: dict[str, bytes | None] = {"delete": b"DELETE", "delete if-match": b"DELETE"}
+
 OPERATIONS: dict[str, Callable[[S3Storage, S3Storage], None]] = {
     "get": op_get,
     "get missing": op_get_missing,
@@ -137,9 +140,12 @@ OPERATIONS: dict[str, Callable[[S3Storage, S3Storage], None]] = {
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("operation", list(OPERATIONS))
 def test_operation_under_fault(store: S3Storage, proxy: FaultProxy, operation: str, fault: str) -> None:
-    s = faulty(proxy, store, fault)
+    method = FAULTED_METHOD.get(operation)
+    s = faulty(proxy, store, fault, method)
     OPERATIONS[operation](store, s)
     assert proxy.faults_served == 1, "the fault was not exercised"
+    if method is not None:
+        assert proxy.faulted[0].startswith(method), proxy.faulted
 
 
 # -- through the API: the issue's three cases ----------------------------------------
@@ -152,13 +158,14 @@ def test_api_answers_as_if_the_reply_had_arrived(
 ) -> None:
     client = app_client(store=faulty(proxy, store, "reset"), storage="s3")
     assert client.http.put("/entity/db", body='{"warm": 1}', headers=AUTH).status_code == 200  # schema cache warm
-    proxy.fail_next(1, fault)  # the next new connection: the pool's connection was closed by the reset
     client.runtime.processing.storage.client.close()  # no kept-alive connection: the next request opens one
+    proxy.fail_next(1, fault, b"PUT")  # the PutObject itself, not a schema read before it
     r = client.http.put("/entity/db", body='{"k": {"v": 1}}', headers={**AUTH, "If-None-Match": "*"})
     assert r.status_code == 200, r.body
-    proxy.fail_next(1, fault)
     client.runtime.processing.storage.client.close()
+    proxy.fail_next(1, fault, b"DELETE")  # the DeleteObject, not the HEAD before it
     r = client.http.delete("/entity/db?key=k", headers=AUTH)
     assert r.status_code == 200, r.body
     assert client.http.get("/entity/db?key=k", headers=AUTH).status_code == 404
     assert proxy.faults_served == 3, "a fault was not exercised"
+    assert [line.split(b" ", 1)[0] for line in proxy.faulted[1:]] == [b"PUT", b"DELETE"], proxy.faulted
