@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -40,8 +41,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--duration", type=float, default=8.0, help="seconds per recorded phase (default 8)")
+    p.add_argument(
+        "--processes", type=int, default=4 * (os.cpu_count() or 1),
+        help="HTTP processes of both servers (default: 4 per core, our filesystem default)",
+    )  # fmt: skip
     args, extra = p.parse_known_args()
-    extra = [a for a in extra if a != "--"]
+    extra = [a for a in extra if a != "--"] + ["--processes", str(args.processes)]
     rows: dict[str, list[dict[str, dict[str, float]]]] = {"ours": [], "reference": []}
     for i in range(args.rounds):
         order = ("ours", "reference") if i % 2 == 0 else ("reference", "ours")
@@ -51,7 +56,7 @@ def main() -> int:
             line = "  ".join(f"{ph} {r['rps']:>8,.0f}/s p99 {r['p99_ms']:6.2f} ms" for ph, r in result.items())
             print(f"round {i + 1} {server:<9} {line}", flush=True)
     print()
-    print(f"median of {args.rounds} rounds   ours req/s (p99)      reference req/s (p99)   ours / reference")
+    print(f"median of {args.rounds} rounds   ours req/s (p99)      reference req/s (p99)   ratio of the medians")
     for phase in rows["ours"][0]:
         ours = statistics.median(r[phase]["rps"] for r in rows["ours"])
         ref = statistics.median(r[phase]["rps"] for r in rows["reference"])

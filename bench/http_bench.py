@@ -150,16 +150,17 @@ def start_server(args: argparse.Namespace) -> Server:
     workdir = Path(tempfile.mkdtemp(prefix="deltadb-bench-", dir=args.data_root))
     port = free_port()
     admin_key = "bench-admin-" + secrets.token_urlsafe(24)
-    cmd = [*launcher, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(workdir / "data")]
-    if args.processes is not None:
-        cmd += ["--processes", str(args.processes)]
-    if args.server == "reference":  # the yardstick: bench/reference_server.py, same process count
-        processes = args.processes or 4 * (os.cpu_count() or 1)  # our filesystem default
+    if args.server == "reference":  # the yardstick: bench/reference_server.py
+        processes = args.processes or 4 * (os.cpu_count() or 1)  # (compare.py passes one count to both)
         cmd = [sys.executable, str(BENCH_DIR / "reference_server.py"), "--port", str(port),
                "--data-dir", str(workdir / "data"), "--processes", str(processes)]  # fmt: skip
         src = BENCH_DIR
-    if args.server_threads is not None:
-        cmd += ["--threads", str(args.server_threads)]
+    else:
+        cmd = [*launcher, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(workdir / "data")]
+        if args.processes is not None:
+            cmd += ["--processes", str(args.processes)]
+        if args.server_threads is not None:
+            cmd += ["--threads", str(args.server_threads)]
     env["DELTADB_ADMIN_KEY"] = admin_key
     log_path = workdir / "server.log"
     with open(log_path, "wb") as log:

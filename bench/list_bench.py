@@ -33,7 +33,11 @@ def main() -> int:
     p.add_argument("--entities", type=int, default=100_000)
     p.add_argument("--limit", type=int, default=1000)
     args = p.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="list-bench-"))
+    with tempfile.TemporaryDirectory(prefix="list-bench-") as tmp:
+        return measure(Path(tmp), args)
+
+
+def measure(tmp: Path, args: argparse.Namespace) -> int:
     folder = tmp / "data" / "files" / "big"
     folder.mkdir(parents=True)
     for i in range(args.entities):
