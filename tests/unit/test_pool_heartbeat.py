@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -15,8 +14,9 @@ from tests.s3servers import free_port
 def test_heartbeat_stops_quietly_at_interpreter_shutdown(monkeypatch: pytest.MonkeyPatch) -> None:
     raised: list[Any] = []
     monkeypatch.setattr(threading, "excepthook", raised.append)
+    before = set(threading.enumerate())
     pool = PoolInvoker([f"http://127.0.0.1:{free_port()}"], "s" * 32, timeout=0.2, heartbeat_seconds=0.05)
-    heartbeat = next(t for t in threading.enumerate() if t.name == "deltadb-heartbeat")
+    (heartbeat,) = [t for t in set(threading.enumerate()) - before if t.name == "deltadb-heartbeat"]
     pool._pool.shutdown(wait=True)  # what interpreter exit does to every executor
     heartbeat.join(timeout=5)
     assert not heartbeat.is_alive() and raised == []
@@ -24,8 +24,9 @@ def test_heartbeat_stops_quietly_at_interpreter_shutdown(monkeypatch: pytest.Mon
 
 
 def test_close_stops_the_heartbeat() -> None:
+    before = set(threading.enumerate())
     pool = PoolInvoker([f"http://127.0.0.1:{free_port()}"], "s" * 32, timeout=0.2, heartbeat_seconds=0.05)
-    threads = [t for t in threading.enumerate() if t.name == "deltadb-heartbeat"]
+    (heartbeat,) = [t for t in set(threading.enumerate()) - before if t.name == "deltadb-heartbeat"]
     pool.close()
-    time.sleep(0.2)
-    assert not any(t.is_alive() for t in threads[-1:])
+    heartbeat.join(timeout=5)
+    assert not heartbeat.is_alive()
