@@ -26,7 +26,7 @@ class ServerSettings:
     processes: int | None = setting(
         None, env=("DELTADB_PROCESSES", Env("DELTADB_WORKERS", deprecated=True)), parse=int, flag="--processes",
         commands=API_COMMANDS, aliases={"up": ("--server-workers",)}, deprecated_flags={"serve": "--workers"},
-        minimum=1, shown="4 per core on the filesystem, 1 per core otherwise", help="HTTP server processes",
+        minimum=1, shown="4 per core when requests run inline, else 1 per core", help="HTTP server processes",
     )  # fmt: skip
     threads: int | None = setting(
         None, env="DELTADB_THREADS", parse=int, flag="--threads", minimum=1,
@@ -36,7 +36,8 @@ class ServerSettings:
     )  # fmt: skip
     inline: str = setting(
         "auto", env="DELTADB_INLINE", parse=lower, choices=("auto", "all", "reads", "off"),
-        help="run requests on each process's event loop: all, reads, off; auto = all on the filesystem, off on S3",
+        help="run requests on each process's event loop: all, reads, off; auto = all when handlers run in-process "
+        "on the filesystem, else off",
     )  # fmt: skip
     processing_workers: int = setting(
         2, env="DELTADB_PROCESSING_WORKERS", parse=int, flag="--workers", commands=("up",), minimum=1,
