@@ -167,7 +167,7 @@ class Deployment:
     port: int
     bucket: str
     s3: Any
-    env: dict[str, dict[str, str]]  # function -> the environment it was started with
+    env: dict[str, dict[str, str]]  # function -> the environment its process was started with (/proc)
     template_env: dict[str, dict[str, str]]  # function -> the template's variables, resolved
     names: dict[str, str]
     runtime_python: Path  # the fresh venv's interpreter: the Lambda runtime stand-in
@@ -266,6 +266,11 @@ class Function:
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
+    def started_env(self) -> dict[str, str]:
+        """The environment the process really started with (as the kernel holds it)."""
+        raw = Path(f"/proc/{self.proc.pid}/environ").read_bytes()
+        return dict(item.split("=", 1) for item in raw.decode().split("\0") if item)
+
     def wait(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while not listening(self.port):
@@ -316,7 +321,8 @@ def deployed() -> Iterator[Deployment]:
         for function in functions:
             function.wait()
         s3 = boto3.client("s3", endpoint_url=moto.endpoint, region_name=REGION, **MOTO_CREDENTIALS)
-        deployment = Deployment(api.port, bucket, s3, env, template_env, names, python, logs)
+        started = {f: w.started_env() for f, w in workers.items()} | {"APIHandler": api.started_env()}
+        deployment = Deployment(api.port, bucket, s3, started, template_env, names, python, logs)
         yield deployment
         print(deployment.output())  # shown by pytest when a test failed
     finally:
