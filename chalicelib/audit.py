@@ -1,0 +1,86 @@
+"""The audit trail: one JSON line per security-relevant action, on the ``deltadb.audit`` logger.
+
+Each line holds the time, the actor (an API key's id, ``"admin"``, an OIDC subject or
+``"cli:<user>"``, never a secret), the action (a dotted name such as ``entity.write``),
+the target (a database, ``db/key``, an API key's id or a key version id), the result
+(``ok``, ``denied``, ``refused`` or ``failed``) and the request id when there is one.
+Never a secret, a token or document content: ``detail`` takes only short scalars.
+
+Where the lines go is the process's choice: ``deltadb serve|up --audit-log PATH`` gives the
+logger a file of its own; by default they go with the other logs to stderr (CloudWatch
+in Lambda).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+AUDIT_LOGGER = "deltadb.audit"
+log = logging.getLogger(AUDIT_LOGGER)
+log.setLevel(logging.INFO)  # audit lines are kept whatever the general log level
+
+OK = "ok"
+DENIED = "denied"  # the credential was missing, invalid or lacked the permission
+REFUSED = "refused"  # the request was understood and refused (bad input, a conflict, a key still in use)
+FAILED = "failed"  # the store or a key service failed
+
+Detail = str | int | bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    action: str
+    actor: str
+    target: str
+    result: str
+    request_id: str | None = None
+    detail: dict[str, Detail] = field(default_factory=dict)
+    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
+
+    def to_line(self) -> str:
+        doc = asdict(self)
+        if not doc["detail"]:
+            del doc["detail"]
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def result_for_status(status: int) -> str:
+    if status < 400:
+        return OK
+    if status in (401, 403):
+        return DENIED
+    return REFUSED if status < 500 else FAILED
+
+
+def cli_actor() -> str:
+    """Who runs a CLI command: the OS user (the CLI holds the keys itself, so it is an operator)."""
+    try:
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+def record(
+    action: str,
+    *,
+    actor: str,
+    target: str,
+    result: str,
+    request_id: str | None = None,
+    **detail: Detail,
+) -> None:
+    if log.isEnabledFor(logging.INFO):
+        log.info(AuditRecord(action, actor, target, result, request_id, dict(detail)).to_line())
+
+
+def write_to(path: str) -> None:
+    """Send the audit lines to an append-only file of their own (and not also to the general log)."""
+    handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
