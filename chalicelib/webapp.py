@@ -21,6 +21,9 @@ APP_NAME = "deltadatabase"
 def create_app(runtime: Runtime) -> Chalice:
     app = Chalice(app_name=APP_NAME)
     app.debug = False  # never put stack traces in responses
+    # The API answers JSON only: no body is binary, so API Gateway passes bodies as text
+    # whatever their Content-Type, and Chalice skips its binary-type checks per request.
+    app.api.binary_types = []
     routes.install(app, lambda: runtime.services)
     for name in FUNCTIONS:
         app.lambda_function(name=name)(_function(runtime, name))

@@ -246,6 +246,16 @@ def test_multi_entity_put(api: Api) -> None:
         assert api.get(f"/entity/db?key={k}").json == v
 
 
+@pytest.mark.parametrize("content_type", ["application/octet-stream", "image/png", "text/plain", None])
+def test_json_body_is_accepted_whatever_its_content_type(api: Api, content_type: str | None) -> None:
+    """Go-era clients send any Content-Type; no media type is binary to this API (none is base64-encoded)."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    r = api.request("PUT", "/entity/db", raw='{"k": {"v": 1}}', headers=headers)
+    assert r.status == 200, r.raw
+    got = api.get("/entity/db?key=k")
+    assert got.json == {"v": 1} and got.headers["Content-Type"] == "application/json"
+
+
 @pytest.mark.parametrize(
     "value",
     [
