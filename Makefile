@@ -13,7 +13,7 @@ LS_VENV := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed
 TEST_DEPS := $(STAMP) $(if $(LS_PY),$(LS_STAMP))
 
-.PHONY: serve test lint unit e2e bench bench-http bench-s3 bench-pool bench-list localstack clean
+.PHONY: serve test lint unit e2e bench bench-http bench-s3 bench-pool bench-list bench-cpu bench-cold localstack clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -64,3 +64,9 @@ bench-list: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(LS_VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench-cpu: $(STAMP)
+	$(BIN)/python bench/request_cpu.py $(ARGS)
+
+bench-cold: $(STAMP)
+	$(BIN)/python bench/coldstart.py $(ARGS)

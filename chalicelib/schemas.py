@@ -15,18 +15,16 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import SchemaError
-from jsonschema.protocols import Validator
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import jsonbody
 from chalicelib.caches import Bounded
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.records import SchemaDocuments
 
-_DEFAULT = jsonschema.Draft202012Validator
+if TYPE_CHECKING:  # jsonschema (~30 ms to import) loads with the first schema, not at cold start
+    from jsonschema.protocols import Validator
+
 CACHED_SCHEMAS = 10_000
 
 
@@ -36,7 +34,10 @@ def compile_schema(schema: Any) -> Validator:
         raise BadRequest("a JSON Schema must be an object or a boolean")
     if isinstance(schema, dict) and "$schema" in schema and not isinstance(schema["$schema"], str):
         raise BadRequest("'$schema' must be a string")
-    cls = jsonschema.validators.validator_for(schema, default=_DEFAULT)
+    import jsonschema
+    from jsonschema.exceptions import SchemaError
+
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)  # type: ignore[arg-type]  # booleans are valid schemas
     except SchemaError as exc:
@@ -48,6 +49,8 @@ def compile_schema(schema: Any) -> Validator:
 
 
 def check(validator: Validator, key: str, value: Any) -> None:
+    import jsonschema.exceptions
+
     try:
         error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     except RecursionError:

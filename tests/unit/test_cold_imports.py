@@ -1,0 +1,48 @@
+"""What ``import app`` (a Lambda cold start) must not load: each of these is loaded by the
+builder or the first request that needs it. A regression here costs every cold start
+tens of milliseconds (bench/coldstart.py measures the times; this guards the cause)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ADMIN = "cold-imports-admin-key-0123"
+HEAVY = ("boto3", "botocore", "jsonschema", "jwt", "cryptography", "prometheus_client", "aws_lambda_powertools",
+         "granian", "rich")  # fmt: skip
+
+
+def loaded_after(code: str, tmp: Path) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DELTADB_", "AWS_"))}
+    env.update({"DELTADB_DATA_DIR": str(tmp / "data"), "DELTADB_ADMIN_KEY": ADMIN})
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    return list(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_import_app_loads_none_of_the_heavy_packages(tmp_path: Path) -> None:
+    assert loaded_after("import app", tmp_path) == []
+
+
+EVENT = """
+def event(path, token=None):
+    headers = {"authorization": "Bearer " + token} if token else {}
+    return {"resource": path, "path": path, "httpMethod": "GET", "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()}, "queryStringParameters": None,
+            "multiValueQueryStringParameters": None, "pathParameters": None, "stageVariables": None,
+            "requestContext": {"resourcePath": path, "httpMethod": "GET", "path": path, "stage": "api",
+                               "identity": {"sourceIp": "127.0.0.1"}},
+            "body": None, "isBase64Encoded": False}
+"""
+
+
+def test_a_request_loads_only_what_it_needs(tmp_path: Path) -> None:
+    """The route side loads jwt (sessions) with its services; never jsonschema (until a schema) or boto3."""
+    health = f"import app\n{EVENT}\nassert app.app(event('/health'), None)['statusCode'] == 200"
+    assert set(loaded_after(health, tmp_path)) <= {"jwt", "cryptography"}
+    me = f"import app\n{EVENT}\nassert app.app(event('/api/me', '{ADMIN}'), None)['statusCode'] == 200"
+    assert set(loaded_after(me, tmp_path)) <= {"jwt", "cryptography"}
