@@ -1,10 +1,15 @@
 """A minimal API Gateway for the local server: HTTP request → REST proxy event → app.
 
 It does what API Gateway does in front of the Lambda: match the path against the
-app's routes, build the (documented) REST API proxy event, and call the Chalice app
-as its Lambda handler, ``app(event, context)``. Only that public entry point and
-``app.routes`` are used — not chalice.local's internals — and it costs a fraction
-of ``LocalGateway`` per request (route matching is compiled once).
+app's routes and build the (documented) REST API proxy event. Then, for a route and
+method the app has, it calls the route's view the way Chalice's REST handler does —
+a ``Request`` made from the event, the app's HTTP middleware around the view — but
+without the per-request work a local server does not need (Chalice's content-type
+scans for API Gateway's binary types, building the handler and its middleware chain
+anew, validating and re-reading the response headers). Anything else (a method the
+path lacks: 405 with ``Allow``) goes through the app as its Lambda handler,
+``app(event, context)``, unchanged. app.py stays the one source of routes; the Lambda
+path is Chalice's own and tested on its own (tests/e2e/test_packaged_bundle.py).
 
 Path parameters are passed still percent-encoded, as the raw path had them, so the
 routes decode exactly once and a ``%2F`` inside a name is rejected there (400).
@@ -14,12 +19,14 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 from urllib.parse import parse_qs
 
-from chalice.app import Chalice
+from chalice.app import Chalice, Request, Response
 
 Segments = tuple[str | None, ...]  # None marks a {parameter}
+Middleware = Callable[[Request, Callable[[Request], Response]], Response]
 
 
 class _Context:
@@ -65,6 +72,7 @@ class ProxyGateway:
         thread_local_requests(app)
         self.app = app
         self.stage = stage
+        self._middleware: tuple[Middleware, ...] | None = None  # the app's, read at the first request
         self._static: dict[str, str] = {}
         self._dynamic: dict[int, list[tuple[Segments, tuple[str, ...], str]]] = {}
         # Static routes win over parameterised ones, as in API Gateway.
@@ -134,5 +142,41 @@ class ProxyGateway:
             "body": body if body else None,
             "isBase64Encoded": False,
         }
-        response: dict[str, Any] = self.app(event, _Context(self.app.app_name))
-        return response
+        context = _Context(self.app.app_name)
+        entry = self.app.routes[resource].get(method)
+        if entry is None:
+            response: dict[str, Any] = self.app(event, context)
+            return response
+        return self._call_view(event, context, entry.view_function, path_params or {})
+
+    def _call_view(
+        self, event: dict[str, Any], context: _Context, view: Callable[..., Any], params: dict[str, str]
+    ) -> dict[str, Any]:
+        """What Chalice's REST handler does for a matched route, less what only API Gateway needs."""
+        if self._middleware is None:
+            self._middleware = tuple(f for f, kind in self.app.middleware_handlers if kind in ("http", "all"))
+        request = Request(event, context)
+        self.app.lambda_context = cast(Any, context)  # the parts of a Lambda context Chalice reads
+        self.app.current_request = request
+
+        def innermost(_request: Request) -> Response:
+            response = view(**params)
+            return response if isinstance(response, Response) else Response(body=response)
+
+        handler: Callable[[Request], Response] = innermost
+        for middleware in reversed(self._middleware):
+            handler = _Link(middleware, handler)
+        return handler(request).to_dict()
+
+
+class _Link:
+    """One middleware in the chain: ``middleware(request, next)``."""
+
+    __slots__ = ("middleware", "next")
+
+    def __init__(self, middleware: Middleware, next_handler: Callable[[Request], Response]) -> None:
+        self.middleware = middleware
+        self.next = next_handler
+
+    def __call__(self, request: Request) -> Response:
+        return self.middleware(request, self.next)
