@@ -119,3 +119,28 @@ def test_scripts_import_only_allow_listed_files_and_never_build_markup_from_stri
     ):
         assert sink not in source, (name, sink)
     assert "localStorage" not in source and "document.cookie" not in source
+
+
+BROWSER_ACCEPT = {
+    INDEX: "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+    "icon.svg": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ASSETS))
+def test_through_the_lambda_entry_point_every_file_is_text_not_base64(client: AppClient, name: str) -> None:
+    """What API Gateway gets from the Lambda: plain text bodies (no console type is a binary type),
+    which it passes through unchanged; so the deployed API serves the console as it is."""
+    from chalicelib.webapp import create_app
+    from local.gateway import ProxyGateway
+
+    app = create_app(client.runtime)
+    assert not {t.split(";")[0] for t in ASSETS.values()} & set(app.api.binary_types)
+    path = "/" if name == INDEX else f"/console/{name}"
+    accept = BROWSER_ACCEPT.get(name, "*/*")
+    reply = ProxyGateway(app).handle("GET", path, "", {"accept": accept}, b"")
+    assert reply is not None
+    assert reply["statusCode"] == 200
+    assert reply.get("isBase64Encoded", False) is False
+    assert reply["body"] == (FILES / name).read_text(encoding="utf-8")
+    assert reply["headers"]["Content-Type"] == ASSETS[name]
