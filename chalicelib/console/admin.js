@@ -134,7 +134,7 @@ export async function apiKeysView(ctx, root) {
       h("td", { class: key.enabled ? "ok" : "off" }, key.enabled ? "enabled" : "disabled"),
       h(
         "td",
-        { class: "actions" },
+        { class: "row-actions" },
         h("button", { type: "button", onclick: act(toggle) }, key.enabled ? "Disable" : "Enable"),
         confirmButton("Delete", act(() => call("DELETE", `api/keys/${enc(key.id)}`))),
       ),
