@@ -259,7 +259,7 @@ def test_api_key_created_with_its_secret_shown_once_then_disabled_enabled_and_de
     me = server.request("GET", "/api/me", credential=secret)
     assert me.status == 200 and me.json()["permissions"] == ["read", "write"]
     row = console.main.locator("tr", has_text="ci-console")
-    expect(row).to_contain_text("enabled")
+    expect(row.locator("td.ok")).to_have_text("enabled")
     assert me.json()["client_id"] == "ci-console"
     (listed,) = [k for k in server.admin("GET", "/api/keys").json() if k["name"] == "ci-console"]
     assert listed["enabled"] and listed["expires_at"]
@@ -267,7 +267,7 @@ def test_api_key_created_with_its_secret_shown_once_then_disabled_enabled_and_de
     expect(row).to_contain_text(key_id)
 
     row.get_by_role("button", name="Disable").click()
-    expect(row).to_contain_text("disabled")
+    expect(row.locator("td.off")).to_have_text("disabled")
     assert server.request("POST", "/api/login", {"key": secret}).status == 401
     row.get_by_role("button", name="Enable").click()
     expect(row.locator("td.ok")).to_have_text("enabled")
