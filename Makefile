@@ -13,7 +13,7 @@ LS_VENV := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed
 TEST_DEPS := $(STAMP) $(if $(LS_PY),$(LS_STAMP))
 
-.PHONY: serve test lint unit e2e bench bench-http bench-s3 bench-pool bench-list bench-cpu bench-cold localstack clean
+.PHONY: serve test lint unit e2e browser bench bench-http bench-s3 bench-pool bench-list bench-cpu bench-cold localstack clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,6 +46,9 @@ unit: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest -ra tests/e2e $(ARGS)
+
+browser: $(STAMP)  # the web console in chromium (apt-get install chromium)
+	$(BIN)/pytest -ra tests/browser $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/compare.py $(ARGS)

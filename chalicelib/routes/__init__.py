@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Chalice, Request, Response
 
-from chalicelib.routes import admin, docs, entities, keys, schemas
+from chalicelib.routes import admin, console, docs, entities, keys, schemas
 from chalicelib.routes.responses import error_response
 from chalicelib.routes.table import PRINCIPAL_KEY
 
 if TYPE_CHECKING:
     from chalicelib.services import Services
 
-RESOURCES = (admin, keys, entities, schemas, docs)
+RESOURCES = (admin, keys, entities, schemas, docs, console)
 access_log = logging.getLogger("deltadb.access")
 
 

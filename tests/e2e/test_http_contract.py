@@ -389,9 +389,12 @@ def test_encoded_traversal_is_rejected(server: ServerProcess) -> None:
 
 
 def test_unknown_paths_are_404_json(server: ServerProcess) -> None:
-    paths = [
-        "/",
+    paths = [  # (/ is the web console's page: tests/unit/test_console_routes.py)
         "/nope",
+        "/index.html",
+        "/console",
+        "/console/",
+        "/console/app.js/x",
         "/entity",
         "/entity/",
         "/entity/db/extra",

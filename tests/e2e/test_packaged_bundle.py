@@ -453,6 +453,17 @@ def test_unknown_paths_and_methods_are_404_in_the_contracts_format(deployed: Dep
         assert (r.status, r.json()) == (404, {"error": "not found"}), (method, path)
 
 
+def test_the_console_is_served_from_the_bundle_as_text(deployed: Deployment) -> None:
+    """The web console's files travel in the package and come back through the Lambda as plain text."""
+    page = deployed.request("GET", "/", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert page.status == 200 and page.body.startswith(b"<!doctype html>"), page
+    script = deployed.request("GET", "/console/app.js", headers={"Accept": "*/*"})
+    assert script.status == 200 and b"import" in script.body
+    assert script.headers["x-content-type-options"] == "nosniff"
+    missing = deployed.request("GET", "/console/nope.js")
+    assert (missing.status, missing.json()) == (404, {"error": "not found"})
+
+
 def test_asynchronous_put_completes(deployed: Deployment) -> None:
     values = {f"k{i}": {"i": i} for i in range(5)}
     r = deployed.admin("PUT", "/entity/async", values, headers={"Prefer": "respond-async"})

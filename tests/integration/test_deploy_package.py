@@ -135,6 +135,20 @@ def test_the_bundle_holds_the_app_and_its_runtime_dependencies(packaged: Path) -
     assert not any(n.startswith(("tests/", "local/", "bench/", ".venv")) for n in names)
 
 
+def test_api_gateway_serves_the_console_as_text(packaged: Path) -> None:
+    """The console's routes are in the deployed API, its files in the bundle, and none of their
+    types is a binary media type: API Gateway passes the Lambda's text bodies through as they are."""
+    from chalicelib.console_assets import ASSETS
+
+    body = resources(packaged)["RestAPI"]["Properties"]["DefinitionBody"]
+    assert {"/", "/console/{asset}"} <= set(body["paths"])
+    binary = set(body.get("x-amazon-apigateway-binary-media-types", []))
+    assert "*/*" not in binary
+    assert not {t.split(";")[0] for t in ASSETS.values()} & binary
+    names = set(zipfile.ZipFile(packaged / "deployment.zip").namelist())
+    assert {f"chalicelib/console/{name}" for name in ASSETS} <= names
+
+
 def test_the_bucket_expires_operations(packaged: Path) -> None:
     """Asynchronous operations (``_ops/``) are removed by S3 after OperationRetentionDays; nothing else is."""
     (rule,) = resources(packaged)["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
