@@ -24,6 +24,7 @@ from chalicelib.invoke.base import Event, Invoker, Result
 from chalicelib.lazy import once
 
 if TYPE_CHECKING:
+    from chalicelib.auth.oidc import OidcVerifier
     from chalicelib.crypto.keyring import KeyRing
     from chalicelib.crypto.kms_keyring import KmsKeyRing
     from chalicelib.handlers.dispatch import Handler
@@ -99,6 +100,20 @@ def build_invoker(settings: Settings, local: Callable[[str, Event], Result], str
     from chalicelib.invoke.inprocess import InProcessInvoker
 
     return InProcessInvoker({name: partial(_local_entry, local, name) for name in FUNCTIONS}, strict=strict)
+
+
+def build_oidc(settings: Settings) -> OidcVerifier | None:
+    """The OIDC verifier when an issuer is configured; it fetches nothing until a token comes."""
+    s = settings
+    if s.oidc_issuer is None:
+        return None
+    from chalicelib.auth.oidc import OidcConfig, OidcVerifier
+
+    return OidcVerifier(
+        OidcConfig(
+            s.oidc_issuer, s.oidc_audience, s.oidc_audience_claim, s.oidc_claim, s.oidc_permissions, s.oidc_jwks_url
+        )
+    )
 
 
 def _local_entry(local: Callable[[str, Event], Result], function: str, event: Event, _context: Any) -> Result:
@@ -242,6 +257,7 @@ class Runtime:
             SessionTokens(sec.session_secret, s.token_ttl_seconds),
             records,
             s.dev_mode,
+            build_oidc(s),
         )
         schema_cache = SchemaCache(records, s.schema_revalidate)
         return Services(
