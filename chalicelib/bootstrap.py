@@ -22,9 +22,9 @@ from chalicelib.config import Settings
 from chalicelib.handlers.protocol import ENTITY_FUNCTION, FUNCTIONS
 from chalicelib.invoke.base import Event, Invoker, Result
 from chalicelib.lazy import once
+from chalicelib.localstack import s3_credentials, s3_endpoint
 
 if TYPE_CHECKING:
-    from chalicelib.auth.oidc import OidcVerifier
     from chalicelib.crypto.keyring import KeyRing
     from chalicelib.crypto.kms_keyring import KmsKeyRing
     from chalicelib.handlers.dispatch import Handler
@@ -41,12 +41,13 @@ def build_storage(settings: Settings) -> Storage:
     if settings.backend == "s3":
         from chalicelib.storage.s3 import S3Options, S3Storage  # boto3: only where S3 is used
 
+        access, secret = s3_credentials(settings)
         return S3Storage.from_options(
             S3Options(
                 bucket=settings.s3_bucket,
-                endpoint=settings.s3_endpoint,
-                access_key=settings.s3_access_key,
-                secret_key=settings.s3_secret_key,
+                endpoint=s3_endpoint(settings),
+                access_key=access,
+                secret_key=secret,
                 region=settings.s3_region,
                 use_ssl=settings.s3_use_ssl,
                 retry_mode=settings.s3_retry_mode,
@@ -63,6 +64,11 @@ def build_kms_keyring(settings: Settings) -> KmsKeyRing:
     from chalicelib.crypto.kms_keyring import KmsKeyRing, make_client
 
     assert settings.kms_key_id is not None
+    if settings.localstack:
+        from chalicelib import localstack
+
+        region = settings.kms_region or localstack.REGION
+        return KmsKeyRing(make_client(region, localstack.endpoints().kms, localstack.CREDENTIALS), settings.kms_key_id)
     return KmsKeyRing(make_client(settings.kms_region), settings.kms_key_id)
 
 
@@ -100,20 +106,6 @@ def build_invoker(settings: Settings, local: Callable[[str, Event], Result], str
     from chalicelib.invoke.inprocess import InProcessInvoker
 
     return InProcessInvoker({name: partial(_local_entry, local, name) for name in FUNCTIONS}, strict=strict)
-
-
-def build_oidc(settings: Settings) -> OidcVerifier | None:
-    """The OIDC verifier when an issuer is configured; it fetches nothing until a token comes."""
-    s = settings
-    if s.oidc_issuer is None:
-        return None
-    from chalicelib.auth.oidc import OidcConfig, OidcVerifier
-
-    return OidcVerifier(
-        OidcConfig(
-            s.oidc_issuer, s.oidc_audience, s.oidc_audience_claim, s.oidc_claim, s.oidc_permissions, s.oidc_jwks_url
-        )
-    )
 
 
 def _local_entry(local: Callable[[str, Event], Result], function: str, event: Event, _context: Any) -> Result:
@@ -233,6 +225,7 @@ class Runtime:
     def services(self) -> Services:
         from chalicelib.auth.admin import AdminKey
         from chalicelib.auth.authenticator import Authenticator
+        from chalicelib.auth.oidc import build_oidc
         from chalicelib.auth.sessions import SessionTokens
         from chalicelib.handler_client import HandlerClient
         from chalicelib.records import HandlerRecords
@@ -257,7 +250,7 @@ class Runtime:
             SessionTokens(sec.session_secret, s.token_ttl_seconds),
             records,
             s.dev_mode,
-            build_oidc(s),
+            build_oidc(s) if s.oidc_issuer else None,  # no OIDC: not even its module is imported
         )
         schema_cache = SchemaCache(records, s.schema_revalidate)
         return Services(

@@ -201,6 +201,10 @@ class Settings:
     s3_unquoted_etag: bool = setting(False, env="S3_UNQUOTED_ETAG", parse=boolean, shown="false",
                                      help="send If-Match without quotes (Ceph RadosGW)")  # fmt: skip
 
+    localstack: bool = setting(
+        False, env="DELTADB_LOCALSTACK", parse=boolean, flag="--localstack", shown="off",
+        help="S3 and KMS endpoints of a LocalStack found by localstack-client (LOCALSTACK_HOST, EDGE_PORT); local only",
+    )  # fmt: skip
     # External identity (OIDC access tokens as Bearer credentials); chalicelib/auth/oidc*.py, docs/deploy.md.
     oidc_issuer: str | None = setting(
         None, env="DELTADB_OIDC_ISSUER", shown="off", help="OIDC issuer URL (the tokens' iss); turns OIDC tokens on"
@@ -242,7 +246,7 @@ class Settings:
     def backend(self) -> str:
         if self.storage in ("fs", "s3"):
             return self.storage
-        return "s3" if (self.s3_endpoint or self.in_lambda) else "fs"
+        return "s3" if (self.s3_endpoint or self.in_lambda or self.localstack) else "fs"
 
     @property
     def resolved_secrets_dir(self) -> Path:
@@ -263,6 +267,8 @@ class Settings:
             raise ConfigError("the admin key must be at least 16 characters")
         if self.session_secret is not None and len(self.session_secret) < 32:
             raise ConfigError("DELTADB_SESSION_SECRET must be at least 32 bytes")
+        if self.localstack and self.in_lambda:
+            raise ConfigError("DELTADB_LOCALSTACK is for local runs; refused in Lambda")
         if self.dev_mode and self.in_lambda:
             raise ConfigError("dev mode is refused in a deployed (Lambda) stage")
         if self.kms_key_id and (self.master_key is not None or self.key_file is not None):

@@ -22,7 +22,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import jwt
@@ -31,6 +31,9 @@ from chalicelib.auth.oidc_rules import Mapping_, permissions_for, url_problem
 from chalicelib.auth.principal import Principal
 from chalicelib.caches import Bounded
 from chalicelib.errors import Unauthorized, Unavailable
+
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
 
 log = logging.getLogger("deltadb.auth")
 
@@ -53,6 +56,16 @@ class OidcConfig:
     claim: str
     permissions: Mapping_
     jwks_url: str | None = None  # None: discovered from the issuer
+
+
+def build_oidc(s: Settings) -> OidcVerifier:
+    """The verifier of the configured issuer (composition root); it fetches nothing until a token comes."""
+    assert s.oidc_issuer is not None
+    return OidcVerifier(
+        OidcConfig(
+            s.oidc_issuer, s.oidc_audience, s.oidc_audience_claim, s.oidc_claim, s.oidc_permissions, s.oidc_jwks_url
+        )
+    )
 
 
 def fetch_json(url: str) -> Any:
