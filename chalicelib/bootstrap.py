@@ -22,6 +22,7 @@ from chalicelib.config import Settings
 from chalicelib.handlers.protocol import ENTITY_FUNCTION, FUNCTIONS
 from chalicelib.invoke.base import Event, Invoker, Result
 from chalicelib.lazy import once
+from chalicelib.localstack import s3_credentials, s3_endpoint
 
 if TYPE_CHECKING:
     from chalicelib.crypto.keyring import KeyRing
@@ -40,12 +41,13 @@ def build_storage(settings: Settings) -> Storage:
     if settings.backend == "s3":
         from chalicelib.storage.s3 import S3Options, S3Storage  # boto3: only where S3 is used
 
+        access, secret = s3_credentials(settings)
         return S3Storage.from_options(
             S3Options(
                 bucket=settings.s3_bucket,
-                endpoint=settings.s3_endpoint,
-                access_key=settings.s3_access_key,
-                secret_key=settings.s3_secret_key,
+                endpoint=s3_endpoint(settings),
+                access_key=access,
+                secret_key=secret,
                 region=settings.s3_region,
                 use_ssl=settings.s3_use_ssl,
                 retry_mode=settings.s3_retry_mode,
@@ -62,6 +64,11 @@ def build_kms_keyring(settings: Settings) -> KmsKeyRing:
     from chalicelib.crypto.kms_keyring import KmsKeyRing, make_client
 
     assert settings.kms_key_id is not None
+    if settings.localstack:
+        from chalicelib import localstack
+
+        region = settings.kms_region or localstack.REGION
+        return KmsKeyRing(make_client(region, localstack.endpoints().kms, localstack.CREDENTIALS), settings.kms_key_id)
     return KmsKeyRing(make_client(settings.kms_region), settings.kms_key_id)
 
 
@@ -218,6 +225,7 @@ class Runtime:
     def services(self) -> Services:
         from chalicelib.auth.admin import AdminKey
         from chalicelib.auth.authenticator import Authenticator
+        from chalicelib.auth.oidc import build_oidc
         from chalicelib.auth.sessions import SessionTokens
         from chalicelib.handler_client import HandlerClient
         from chalicelib.records import HandlerRecords
@@ -242,6 +250,7 @@ class Runtime:
             SessionTokens(sec.session_secret, s.token_ttl_seconds),
             records,
             s.dev_mode,
+            build_oidc(s) if s.oidc_issuer else None,  # no OIDC: not even its module is imported
         )
         schema_cache = SchemaCache(records, s.schema_revalidate)
         return Services(

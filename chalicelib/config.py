@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from chalicelib.auth.oidc_rules import parse_permissions, settings_problem
 from chalicelib.durations import parse_duration, parse_size
 from chalicelib.settings_table import (
     API_COMMANDS,
@@ -200,6 +201,37 @@ class Settings:
     s3_unquoted_etag: bool = setting(False, env="S3_UNQUOTED_ETAG", parse=boolean, shown="false",
                                      help="send If-Match without quotes (Ceph RadosGW)")  # fmt: skip
 
+    localstack: bool = setting(
+        False, env="DELTADB_LOCALSTACK", parse=boolean, flag="--localstack", shown="off",
+        help="S3 and KMS endpoints of a LocalStack found by localstack-client (LOCALSTACK_HOST, EDGE_PORT); local only",
+    )  # fmt: skip
+    # External identity (OIDC access tokens as Bearer credentials); chalicelib/auth/oidc*.py, docs/deploy.md.
+    oidc_issuer: str | None = setting(
+        None, env="DELTADB_OIDC_ISSUER", shown="off", help="OIDC issuer URL (the tokens' iss); turns OIDC tokens on"
+    )
+    oidc_audience: tuple[str, ...] = setting(
+        (), env="DELTADB_OIDC_AUDIENCE", parse=csv, shown="",
+        help="accepted audiences, comma-separated: the API's aud, or the app client ids (see _AUDIENCE_CLAIM)",
+    )  # fmt: skip
+    oidc_audience_claim: str = setting(
+        "aud", env="DELTADB_OIDC_AUDIENCE_CLAIM", parse=lower, choices=("aud", "client_id"),
+        help="the claim checked against the audience: aud, or client_id (Cognito access tokens have no aud)",
+    )  # fmt: skip
+    oidc_jwks_url: str | None = setting(
+        None, env="DELTADB_OIDC_JWKS_URL", shown="discovered",
+        help="the issuer's JWKS; default <issuer>/.well-known/jwks.json for Cognito, else from "
+        "<issuer>/.well-known/openid-configuration",
+    )  # fmt: skip
+    oidc_claim: str = setting(
+        "groups", env="DELTADB_OIDC_CLAIM",
+        help="the claim mapped to permissions: groups, cognito:groups, scope, roles, or a dotted path "
+        "(realm_access.roles)",
+    )  # fmt: skip
+    oidc_permissions: tuple[tuple[str, frozenset[str]], ...] = setting(
+        (), env="DELTADB_OIDC_PERMISSIONS", parse=parse_permissions, shown="",
+        help="claim value -> permissions, e.g. deltadb-admins=admin,deltadb-writers=read+write,deltadb-readers=read",
+    )  # fmt: skip
+
     def lambda_function_names(self, handlers: tuple[str, ...]) -> dict[str, str]:
         names = {h: f"{self.lambda_prefix}{h}" for h in handlers} if self.lambda_prefix else {}
         return names | dict(self.lambda_functions)
@@ -214,7 +246,7 @@ class Settings:
     def backend(self) -> str:
         if self.storage in ("fs", "s3"):
             return self.storage
-        return "s3" if (self.s3_endpoint or self.in_lambda) else "fs"
+        return "s3" if (self.s3_endpoint or self.in_lambda or self.localstack) else "fs"
 
     @property
     def resolved_secrets_dir(self) -> Path:
@@ -235,6 +267,8 @@ class Settings:
             raise ConfigError("the admin key must be at least 16 characters")
         if self.session_secret is not None and len(self.session_secret) < 32:
             raise ConfigError("DELTADB_SESSION_SECRET must be at least 32 bytes")
+        if self.localstack and self.in_lambda:
+            raise ConfigError("DELTADB_LOCALSTACK is for local runs; refused in Lambda")
         if self.dev_mode and self.in_lambda:
             raise ConfigError("dev mode is refused in a deployed (Lambda) stage")
         if self.kms_key_id and (self.master_key is not None or self.key_file is not None):
@@ -245,6 +279,9 @@ class Settings:
             raise ConfigError("dev mode and an admin key exclude each other")
         if bool(self.s3_access_key) != bool(self.s3_secret_key):
             raise ConfigError("S3_ACCESS_KEY and S3_SECRET_KEY go together")
+        oidc = (self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url, self.oidc_permissions)
+        if problem := settings_problem(*oidc):
+            raise ConfigError(problem)
         if self.invoker == "pool" and not self.worker_urls:
             raise ConfigError("DELTADB_INVOKER=pool needs DELTADB_WORKER_URLS")
         # (a deployed handler is reached only through Lambda, which IAM authorises)

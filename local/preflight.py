@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError
 from chalicelib import operations, provisioning
 from chalicelib.bootstrap import build_kms_keyring, build_storage
 from chalicelib.config import ConfigError, Settings
+from chalicelib.localstack import s3_endpoint
 from chalicelib.storage.fs import FileStorage
 from local.server_settings import ServerSettings
 
@@ -112,4 +113,4 @@ def _check_processing_side(settings: Settings) -> str:
             expired = 0
         notes += [f"removed {expired} expired operations"] if expired else []
         return f"{settings.data_dir.resolve()}" + (f" ({', '.join(notes)})" if notes else "")
-    return f"s3://{settings.s3_bucket} at {settings.s3_endpoint or 'AWS'}"
+    return f"s3://{settings.s3_bucket} at {s3_endpoint(settings) or 'AWS'}"

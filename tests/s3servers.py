@@ -47,6 +47,8 @@ class S3Server:
     def __init__(self, name: str, cmd: list[str], env: dict[str, str], port: int, health: str, timeout: float) -> None:
         self.name = name
         self.endpoint = f"http://127.0.0.1:{port}"
+        # How `deltadb --localstack` finds this server (localstack-client's LOCALSTACK_HOST).
+        self.localstack_host = f"127.0.0.1:{port}"
         self.log = Path(tempfile.mkdtemp(prefix=f"{name}-")) / "server.log"
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

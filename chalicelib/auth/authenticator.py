@@ -1,7 +1,8 @@
 """Turns a credential into who is calling, or raises Unauthorized (401).
 
 Three credentials work everywhere: the admin key, a ``dk_`` API key secret, and a
-session token from ``POST /api/login``. Which kind a credential is gets decided here
+session token from ``POST /api/login``; a fourth when an identity provider is configured,
+its OIDC access tokens (auth/oidc.py). Which kind a credential is gets decided here
 once, for requests and for login alike. API keys are looked up on every use (one
 small read through the meta handler), so a deleted or expired key — and every session
 made from it — is refused at once on every instance.
@@ -10,6 +11,7 @@ made from it — is refused at once on every instance.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from chalicelib.auth.admin import AdminKey
 from chalicelib.auth.apikeys import KeyRecord, split_secret
@@ -18,13 +20,24 @@ from chalicelib.auth.sessions import SessionClaims, SessionTokens
 from chalicelib.errors import Unauthorized
 from chalicelib.records import KeyRecords
 
+if TYPE_CHECKING:
+    from chalicelib.auth.oidc import OidcVerifier
+
 
 class Authenticator:
-    def __init__(self, admin: AdminKey | None, sessions: SessionTokens, records: KeyRecords, dev_mode: bool) -> None:
+    def __init__(
+        self,
+        admin: AdminKey | None,
+        sessions: SessionTokens,
+        records: KeyRecords,
+        dev_mode: bool,
+        oidc: OidcVerifier | None = None,
+    ) -> None:
         self.admin = admin
         self.sessions = sessions
         self.records = records
         self.dev_mode = dev_mode
+        self.oidc = oidc
 
     def is_admin_key(self, credential: str) -> bool:
         return self.admin is not None and self.admin.matches(credential)
@@ -61,6 +74,11 @@ class Authenticator:
             record = self.resolve_api_key(credential)
             return Principal(record.name, frozenset(record.permissions), record.id)
         if credential.count(".") == 2:
+            # Both are JWTs: the (unverified) iss picks the verifier, and each verifier then pins its
+            # own issuer and algorithms (sessions: iss "deltadb", HS256; OIDC: the IdP's URL, RS/PS/ES),
+            # so a token can never be checked by the other's rules.
+            if self.oidc is not None and self.oidc.claims_issuer(credential):
+                return self.oidc.verify(credential)
             return self._session(credential)
         raise Unauthorized("invalid credential")
 

@@ -36,7 +36,10 @@ _NOT_OURS = {"InvalidCiphertextException", "IncorrectKeyException", "NotFoundExc
 KmsUnavailable = KeyServiceUnavailable  # the KMS adapter's name for the port's error
 
 
-def make_client(region: str | None = None, endpoint: str | None = None) -> Any:
+def make_client(
+    region: str | None = None, endpoint: str | None = None, credentials: tuple[str, str] | None = None
+) -> Any:
+    """``credentials``: (access key id, secret) instead of botocore's chain (LocalStack's test/test)."""
     config = Config(
         retries={"mode": "standard", "total_max_attempts": 5},
         connect_timeout=3,
@@ -45,7 +48,9 @@ def make_client(region: str | None = None, endpoint: str | None = None) -> Any:
         max_pool_connections=64,
     )
     # endpoint None: botocore's own resolution (AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, AWS).
-    return boto3.session.Session().client("kms", region_name=region, endpoint_url=endpoint, config=config)
+    key_id, secret = credentials or (None, None)
+    session = boto3.session.Session(aws_access_key_id=key_id, aws_secret_access_key=secret)
+    return session.client("kms", region_name=region, endpoint_url=endpoint, config=config)
 
 
 def _code(exc: ClientError) -> str:
