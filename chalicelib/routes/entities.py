@@ -52,4 +52,7 @@ def list_databases(req: RouteRequest) -> Response:
 
 @routes.get("/operations/{op_id}", access=WRITE)
 def get_operation(req: RouteRequest, op_id: str) -> Response:
-    return json_response(req.services.entities.operation(op_id).to_json())
+    doc = req.services.entities.operation(op_id).to_json()
+    if doc.get("result") is None:  # an asynchronous PUT's operation: the contract's shape
+        doc.pop("result", None)
+    return json_response(doc)
