@@ -265,6 +265,10 @@ def setup_logging(settings: Settings) -> None:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
     logging.getLogger("deltadb").setLevel(settings.log_level)
+    if settings.audit_log is not None:  # each process opens the file itself, appending whole lines
+        from chalicelib import audit
+
+        audit.write_to(str(settings.audit_log))
     # At DEBUG, botocore logs whole request and response bodies: KMS data keys in clear,
     # S3 objects, signed headers. Those loggers never go below INFO here.
     for noisy in QUIET_LOGGERS:
