@@ -16,6 +16,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -79,6 +80,9 @@ def record(
 
 def write_to(path: str) -> None:
     """Send the audit lines to an append-only file of their own (and not also to the general log)."""
+    target = os.path.abspath(path)
+    if any(isinstance(h, logging.FileHandler) and h.baseFilename == target for h in log.handlers):
+        return  # several Runtimes in one process (tests, tools) share the one file handler
     handler = logging.FileHandler(path, mode="a", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(message)s"))
     log.addHandler(handler)

@@ -278,6 +278,10 @@ def setup_logging(settings: Settings) -> None:
     # (the logging HOWTO's "Optimization" table; a few µs per access-log line).
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    if settings.audit_log is not None:  # each process opens the file itself, appending whole lines
+        from chalicelib import audit
+
+        audit.write_to(str(settings.audit_log))
     # At DEBUG, botocore logs whole request and response bodies: KMS data keys in clear,
     # S3 objects, signed headers. Those loggers never go below INFO here.
     for noisy in QUIET_LOGGERS:

@@ -122,6 +122,10 @@ class Settings:
         "INFO", env="DELTADB_LOG_LEVEL", parse=upper, flag="--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"), hidden_choices=("CRITICAL",), help="log level",
     )  # fmt: skip
+    audit_log: Path | None = setting(
+        None, env="DELTADB_AUDIT_LOG", parse=Path, flag="--audit-log", shown="stderr, with the other logs",
+        help="append the audit trail (one JSON line per security-relevant action) to this file instead",
+    )  # fmt: skip
     in_lambda: bool = setting(False, env="AWS_LAMBDA_FUNCTION_NAME", parse=bool, shown="set by Lambda",
                               help="running in AWS Lambda: deployed-stage rules apply")  # fmt: skip
     cache_entries: int = setting(

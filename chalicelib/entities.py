@@ -12,10 +12,12 @@ from chalicelib import names
 from chalicelib.caches import Bounded
 from chalicelib.crypto import envelope
 from chalicelib.crypto.keyring import KeyRing
-from chalicelib.storage.base import NotModified, ObjectNotFound, Storage
+from chalicelib.storage.base import NotModified, ObjectNotFound, Storage, VersionMismatch
 
 ENTITY_PREFIX = "files/"
 MAX_CACHED_VALUE = 64 * 1024  # characters of JSON text; larger values are not cached
+REWRAP_ATTEMPTS = 5  # compare-and-swap rounds lost to concurrent writers before a rewrap gives up
+REWRAPPED, SKIPPED = "rewrapped", "skipped"
 
 
 def entity_folder(db: str) -> str:
@@ -86,3 +88,31 @@ class EntityStore:
         obj = entity_object(db, key)
         self._forget(obj)
         self.storage.delete(obj, if_match=if_match)
+
+    def rewrap(self, db: str, key: str) -> str:
+        """Re-wrap one entity under the current key chain: REWRAPPED, or SKIPPED (already current, or gone).
+
+        Compare-and-swap on the stored version: the new blob replaces only the version it
+        was made from, so a client's concurrent write is never overwritten with older data;
+        on a lost race the entity is read again (a client's new write is already current).
+        Raises EnvelopeError when the stored blob does not open, VersionMismatch when every
+        round was lost.
+        """
+        obj = entity_object(db, key)
+        for _ in range(REWRAP_ATTEMPTS):
+            try:
+                stored = self.storage.get(obj)
+            except ObjectNotFound:
+                return SKIPPED  # deleted meanwhile: nothing to rewrap
+            blob = envelope.rewrap(self.keyring, db, key, stored.data)
+            if blob is None:
+                return SKIPPED
+            try:
+                etag = self.storage.put(obj, blob, if_match=stored.etag)
+            except (VersionMismatch, ObjectNotFound):
+                continue
+            cached = self.cache.get(obj)
+            if cached is not None and cached[0] == stored.etag:  # same plaintext, new version tag
+                self.cache.put(obj, (etag, cached[1]))
+            return REWRAPPED
+        raise VersionMismatch(obj)

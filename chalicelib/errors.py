@@ -38,6 +38,12 @@ class NotFound(DeltaError):
     code, status = "not_found", 404
 
 
+class Conflict(DeltaError):
+    """The request clashes with work in progress (e.g. another rewrap is running)."""
+
+    code, status = "conflict", 409
+
+
 class PreconditionFailed(DeltaError):
     code, status = "precondition_failed", 412
 
@@ -66,6 +72,7 @@ _BY_CODE: dict[str, type[DeltaError]] = {
         Unauthorized,
         Forbidden,
         NotFound,
+        Conflict,
         PreconditionFailed,
         PayloadTooLarge,
         IntegrityError,

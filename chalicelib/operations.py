@@ -72,9 +72,12 @@ class Operations:
         self._next_sweep = float("-inf")  # the first create of a process sweeps
         self._sweep_lock = threading.Lock()
 
-    def create(self, op_id: str, db: str, values: list[list[str]]) -> None:
+    def create(self, op_id: str, db: str | None, values: list[list[str]], kind: str | None = None) -> None:
+        """``kind``: None for an asynchronous PUT, ``"rewrap"`` for chalicelib/rewrap_operation.py."""
         now = self.clock()
-        doc = {"db": db, "values": values, "created": now}
+        doc: dict[str, Any] = {"db": db, "values": values, "created": now}
+        if kind:
+            doc["kind"] = kind
         sealed = envelope.seal(self.entities.keyring, _SEAL_DB, op_id, json.dumps(doc).encode())
         self.storage.put(_request_object(op_id), sealed, if_none_match=True)
         self._sweep_if_due(now)
@@ -135,6 +138,10 @@ class Operations:
         age = self.clock() - request["created"]
         if age > self.retention:  # expired, not yet swept: gone all the same (and never re-applied)
             raise NotFound("unknown operation")
+        if request.get("kind") == "rewrap":
+            from chalicelib import rewrap_operation  # imports the walks: only where one is read
+
+            return rewrap_operation.status(self.storage, op_id, request, self.clock())
         outcomes = self._outcomes(op_id)
         missing = [(k, v) for k, v in request["values"] if k not in outcomes]
         if missing and age > STALE_SECONDS:

@@ -9,17 +9,18 @@ as the API: the calls of the handler protocol, answered in-process by the meta h
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib import audit
 from chalicelib.bootstrap import Runtime
-from chalicelib.config import ConfigError, Settings
+from chalicelib.config import ConfigError
 from chalicelib.errors import BadRequest, DeltaError
 from chalicelib.handler_client import HandlerClient
 from chalicelib.services.keys import KeyService
+from local import store
 
 
 def add_arguments(parser: argparse.ArgumentParser, store_flags: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -40,8 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser, store_flags: Callable[[argpar
 
 def _keys() -> KeyService:
     """The API's key service, its calls answered in-process whatever DELTADB_INVOKER says."""
-    settings = dataclasses.replace(Settings.from_env(), invoker="inprocess", role="all")
-    return KeyService(HandlerClient(Runtime(settings).invoker))
+    return KeyService(HandlerClient(Runtime(store.settings()).invoker))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +51,12 @@ def run(args: argparse.Namespace) -> int:
             return _create(keys, args)
         if args.action == "list":
             return _list(keys, args)
-        keys.delete(args.id)
+        try:
+            keys.delete(args.id)
+        except DeltaError:
+            audit.record("apikey.delete", actor=store.actor(), target=str(args.id)[:64], result=audit.REFUSED)
+            raise
+        audit.record("apikey.delete", actor=store.actor(), target=args.id, result=audit.OK)
         print(f"deleted API key {args.id}")
         return 0
     except ConfigError as exc:
@@ -71,6 +76,7 @@ def _create(keys: KeyService, args: argparse.Namespace) -> int:
     if args.expires_in:
         body["expires_in"] = args.expires_in
     made = keys.create(body)  # exactly what POST /api/keys answers
+    audit.record("apikey.create", actor=store.actor(), target=made["id"], result=audit.OK)
     if args.json:
         print(json.dumps(made))
     else:

@@ -29,7 +29,8 @@ def _deprecated_dest(name: str) -> str:
     return f"deprecated_{name}"
 
 
-STORE_COMMANDS = ("apikey",)  # admin commands: the flags every server command has (storage, keys), no more
+# Admin commands: the flags every server command has (storage, keys), no more.
+STORE_COMMANDS = ("apikey", "rewrap", "verify", "export", "import")
 
 
 def _takes(spec: Spec, command: str) -> bool:

@@ -90,3 +90,27 @@ def open_(keyring: KeyRing, db: str, key: str, blob: bytes) -> bytes:
         return AESGCM(data_key).decrypt(nonce, blob[end:], blob[:end] + _location(db, key))
     except (InvalidTag, KeyUnavailable):
         raise EnvelopeError("entity failed authentication") from None
+
+
+def _header_kid(blob: bytes) -> str:
+    if len(blob) < _PREFIX.size:
+        raise EnvelopeError("blob too short")
+    magic, version, hlen = _PREFIX.unpack_from(blob)
+    if magic != MAGIC or version != VERSION:
+        raise EnvelopeError("not a DeltaDatabase entity of a known format version")
+    try:
+        return str(json.loads(blob[_PREFIX.size : _PREFIX.size + hlen])["kid"])
+    except (ValueError, KeyError, TypeError):
+        raise EnvelopeError("malformed header") from None
+
+
+def master_key_id(keyring: KeyRing, db: str, blob: bytes) -> str:
+    """The master key version the blob depends on (v1: the header's key id)."""
+    return _header_kid(blob)
+
+
+def rewrap(keyring: KeyRing, db: str, key: str, blob: bytes) -> bytes | None:
+    """The blob under the current key chain, or None when it already is (v1: open and seal again)."""
+    if _header_kid(blob) == keyring.active_key_id:
+        return None
+    return seal(keyring, db, key, open_(keyring, db, key, blob))

@@ -7,7 +7,7 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import names
+from chalicelib import names, rewrap_operation, walk_pages
 from chalicelib.entities import ENTITY_PREFIX, EntityStore, entity_folder
 from chalicelib.errors import BadRequest
 from chalicelib.handlers.dispatch import Handler, implements
@@ -29,6 +29,20 @@ from chalicelib.handlers.protocol import (
     PutEntity,
     Stored,
     WorkerStatus,
+)
+from chalicelib.handlers.walk_protocol import (
+    CreateRewrapOperation,
+    DeleteRewrapCheckpoint,
+    ExportPage,
+    ExportRows,
+    GetRewrapCheckpoint,
+    RewrapCheckpoint,
+    RewrapCounts,
+    RewrapPage,
+    RunRewrap,
+    SaveRewrapCheckpoint,
+    VerifyPage,
+    VerifyReport,
 )
 from chalicelib.handlers.wire import Call, Json
 from chalicelib.operations import DEFAULT_RETENTION, Operations
@@ -119,3 +133,41 @@ class EntityHandler(Handler):
             last_seen=rfc3339(datetime.now(UTC)),
             tags=dict(self.tags),
         )
+
+    # -- walks (chalicelib/walks.py drives them) -----------------------------------------
+    @implements(RewrapPage)
+    def rewrap_page(self, c: RewrapPage) -> RewrapCounts:
+        return walk_pages.rewrap_page(self.entities, c.db, c.after, c.limit)
+
+    @implements(VerifyPage)
+    def verify_page(self, c: VerifyPage) -> VerifyReport:
+        return walk_pages.verify_page(self.entities, c.db, c.after, c.limit)
+
+    @implements(ExportPage)
+    def export_page(self, c: ExportPage) -> ExportRows:
+        return walk_pages.export_page(self.entities, c.db, c.after, c.limit)
+
+    @implements(GetRewrapCheckpoint)
+    def get_checkpoint(self, _c: GetRewrapCheckpoint) -> RewrapCheckpoint:
+        return walk_pages.get_checkpoint(self.entities.storage, self.entities.keyring.active_key_id)
+
+    @implements(SaveRewrapCheckpoint)
+    def save_checkpoint(self, c: SaveRewrapCheckpoint) -> Stored:
+        return Stored(walk_pages.save_checkpoint(self.entities.storage, c.state, c.if_match))
+
+    @implements(DeleteRewrapCheckpoint)
+    def delete_checkpoint(self, c: DeleteRewrapCheckpoint) -> Done:
+        walk_pages.delete_checkpoint(self.entities.storage, c.if_match)
+        return Done()
+
+    @implements(CreateRewrapOperation)
+    def create_rewrap(self, c: CreateRewrapOperation) -> Done:
+        db = names.validate(c.db, "database name") if c.db is not None else None
+        self.operations.create(names.validate(c.operation_id, "operation id"), db, [], kind=rewrap_operation.KIND)
+        return Done()
+
+    @implements(RunRewrap)
+    def run_rewrap(self, c: RunRewrap) -> Done:
+        op_id = names.validate(c.operation_id, "operation id")
+        rewrap_operation.run(self, self.entities.storage, self.operations.clock, op_id, c.db, c.actor, c.request_id)
+        return Done()

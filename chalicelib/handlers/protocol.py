@@ -86,6 +86,7 @@ class OperationStatus(Reply):
     operation_id: str
     status: str  # pending | done | failed
     entities: list[dict[str, Any]]
+    result: dict[str, Any] | None = None  # a rewrap's counts (POST /admin/rewrap); None for a PUT
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ routes = RouteTable()
 OK = {"status": "ok"}
 
 
-@routes.put("/entity/{db}", access=WRITE)
+@routes.put("/entity/{db}", access=WRITE, audit="entity.write")
 def put_entities(req: RouteRequest, db: str) -> Response:
     entities = req.services.entities
     if "respond-async" in (req.header("prefer") or "").lower():
@@ -31,7 +31,7 @@ def get_entity(req: RouteRequest, db: str) -> Response:
     return json_text_response(str(result.value), {"ETag": result.etag})
 
 
-@routes.delete("/entity/{db}", access=WRITE)
+@routes.delete("/entity/{db}", access=WRITE, audit="entity.delete")
 def delete_entity(req: RouteRequest, db: str) -> Response:
     req.services.entities.delete(db, req.query("key"), req.conditions())
     return json_response(OK)
@@ -52,4 +52,7 @@ def list_databases(req: RouteRequest) -> Response:
 
 @routes.get("/operations/{op_id}", access=WRITE)
 def get_operation(req: RouteRequest, op_id: str) -> Response:
-    return json_response(req.services.entities.operation(op_id).to_json())
+    doc = req.services.entities.operation(op_id).to_json()
+    if doc.get("result") is None:  # an asynchronous PUT's operation: the contract's shape
+        doc.pop("result", None)
+    return json_response(doc)

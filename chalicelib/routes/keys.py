@@ -11,9 +11,11 @@ from chalicelib.routes.table import AUTHENTICATED, PUBLIC, RouteRequest, RouteTa
 routes = RouteTable()
 
 
-@routes.post("/api/login", access=PUBLIC)
+@routes.post("/api/login", access=PUBLIC, audit="login")
 def login(req: RouteRequest) -> Response:
-    return json_response(req.services.sessions.login(req.json()))
+    body = req.json()
+    req.audit_as(actor=req.services.sessions.actor(body))  # failed logins too: who tried
+    return json_response(req.services.sessions.login(body))
 
 
 @routes.get("/api/me", access=AUTHENTICATED)
@@ -31,18 +33,20 @@ def list_keys(req: RouteRequest) -> Response:
     return json_response(req.services.keys.list())
 
 
-@routes.post("/api/keys", access=ADMIN)
+@routes.post("/api/keys", access=ADMIN, audit="apikey.create")
 def create_key(req: RouteRequest) -> Response:
-    return json_response(req.services.keys.create(req.json()), 201)
+    made = req.services.keys.create(req.json())
+    req.audit_as(target=made["id"])
+    return json_response(made, 201)
 
 
-@routes.route("/api/keys/{key_id}", "PATCH", access=ADMIN)
+@routes.route("/api/keys/{key_id}", "PATCH", access=ADMIN, audit="apikey.update")
 def update_key(req: RouteRequest, key_id: str) -> Response:
     """Disable / enable a key or change its permissions, without changing its secret; at once everywhere."""
     return json_response(req.services.keys.update(key_id, req.json()))
 
 
-@routes.delete("/api/keys/{key_id}", access=ADMIN)
+@routes.delete("/api/keys/{key_id}", access=ADMIN, audit="apikey.delete")
 def delete_key(req: RouteRequest, key_id: str) -> Response:
     req.services.keys.delete(key_id)
     return json_response({"status": "ok"})

@@ -22,13 +22,13 @@ def get_schema(req: RouteRequest, schema_id: str) -> Response:
     return json_text_response(req.services.schemas.get(schema_id))
 
 
-@routes.put("/schema/{schema_id}", access=WRITE)
+@routes.put("/schema/{schema_id}", access=WRITE, audit="schema.write")
 def put_schema(req: RouteRequest, schema_id: str) -> Response:
     req.services.schemas.put(schema_id, req.json())
     return json_response(OK)
 
 
-@routes.delete("/schema/{schema_id}", access=WRITE)
+@routes.delete("/schema/{schema_id}", access=WRITE, audit="schema.delete")
 def delete_schema(req: RouteRequest, schema_id: str) -> Response:
     req.services.schemas.delete(schema_id)
     return json_response(OK)

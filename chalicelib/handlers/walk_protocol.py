@@ -1,0 +1,112 @@
+"""The handler protocol's walks over a store: rewrap, verify, export, a page at a time.
+
+Declared like chalicelib/handlers/protocol.py (and served by ``entity_worker``): the
+``deltadb`` CLI and the asynchronous ``POST /admin/rewrap`` drive the same pages
+(chalicelib/walks.py), so every store and every deployment has one code path. A page
+is at most ``MAX_WALK_PAGE`` entities of one database, in storage order; ``next_after``
+(a storage name) is where the next page starts, None after the last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.handlers.protocol import ENTITY_FUNCTION, Done, Stored
+from chalicelib.handlers.wire import Call, Reply
+
+MAX_WALK_PAGE = 1000
+
+
+# -- replies -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class RewrapCounts(Reply):
+    rewrapped: int
+    skipped: int  # already under the current key chain, or deleted meanwhile
+    failed: list[dict[str, Any]]  # [{"db", "key", "error"}]
+    next_after: str | None
+
+
+@dataclass(frozen=True)
+class VerifyReport(Reply):
+    checked: int
+    ok: int
+    failed: list[dict[str, Any]]  # [{"db", "key", "error"}]
+    key_ids: dict[str, Any]  # master key version id -> entities that depend on it
+    next_after: str | None
+
+
+@dataclass(frozen=True)
+class ExportRows(Reply):
+    rows: list[dict[str, Any]]  # [{"key", "value": JSON text}]
+    failed: list[dict[str, Any]]  # [{"db", "key", "error"}]
+    next_after: str | None
+
+
+@dataclass(frozen=True)
+class RewrapCheckpoint(Reply):
+    """The stored checkpoint (None when no rewrap is under way) and the key version rewraps target now."""
+
+    target: str
+    state: dict[str, Any] | None = None
+    etag: str | None = None
+
+
+# -- calls -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RewrapPage(Call[RewrapCounts], action="entity.rewrap_page", function=ENTITY_FUNCTION):
+    db: str
+    after: str = ""
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class VerifyPage(Call[VerifyReport], action="entity.verify_page", function=ENTITY_FUNCTION):
+    db: str
+    after: str = ""
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class ExportPage(Call[ExportRows], action="entity.export_page", function=ENTITY_FUNCTION):
+    """Decrypted values: only the admin's tools call it (``deltadb export``)."""
+
+    db: str
+    after: str = ""
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class GetRewrapCheckpoint(Call[RewrapCheckpoint], action="rewrap.checkpoint_get", function=ENTITY_FUNCTION):
+    pass
+
+
+@dataclass(frozen=True)
+class SaveRewrapCheckpoint(Call[Stored], action="rewrap.checkpoint_save", function=ENTITY_FUNCTION):
+    """Compare-and-swap: ``if_match`` the etag read (None: create only), so two rewraps cannot interleave."""
+
+    state: dict[str, Any]
+    if_match: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteRewrapCheckpoint(Call[Done], action="rewrap.checkpoint_delete", function=ENTITY_FUNCTION):
+    if_match: str
+
+
+@dataclass(frozen=True)
+class CreateRewrapOperation(Call[Done], action="rewrap.create", function=ENTITY_FUNCTION):
+    """Persist a ``POST /admin/rewrap`` operation before it is started, so it can be polled at once."""
+
+    operation_id: str
+    db: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRewrap(Call[Done], action="rewrap.run", function=ENTITY_FUNCTION):
+    """Run a rewrap operation to its end (an ``Event`` invocation); progress goes to the operation."""
+
+    operation_id: str
+    db: str | None = None
+    actor: str = "admin"  # for the audit line of its end
+    request_id: str | None = None
