@@ -23,6 +23,7 @@ from chalicelib.handlers.protocol import ENTITY_FUNCTION, FUNCTIONS
 from chalicelib.invoke.base import Event, Invoker, Result
 from chalicelib.lazy import once
 from chalicelib.metrics.base import NO_METRICS, Metrics, cache_observer
+from chalicelib.metrics.builders import build_metrics, instrument_storage
 
 if TYPE_CHECKING:
     from chalicelib.crypto.keyring import KeyRing
@@ -78,36 +79,6 @@ def build_keyring(settings: Settings, secrets: provisioning.Secrets) -> KeyRing:
     if secrets.key_file is None:
         raise RuntimeError("no master key and no key file configured")
     return LocalKeyRing.from_file(secrets.key_file)
-
-
-def build_metrics(settings: Settings) -> Metrics:
-    """EMF lines in Lambda; Prometheus where a metrics folder is set (``--metrics-port``); else nothing.
-
-    Each adapter's library is imported only here, only when chosen: off costs no import.
-    """
-    if settings.in_lambda:
-        if settings.metrics_disabled:
-            return NO_METRICS
-        from chalicelib.metrics.emf import EmfMetrics
-
-        return EmfMetrics(settings.metrics_namespace)
-    if settings.metrics_dir is not None:
-        from chalicelib.metrics.prometheus import PrometheusMetrics
-
-        return PrometheusMetrics()
-    return NO_METRICS
-
-
-_BACKENDS = {"FileStorage": "fs", "S3Storage": "s3", "MemoryStorage": "memory"}  # the metrics' backend label
-
-
-def instrument_storage(storage: Storage, settings: Settings, metrics: Metrics) -> Storage:
-    if not metrics.enabled:
-        return storage
-    from chalicelib.metrics.instrumented import InstrumentedStorage
-
-    backend = _BACKENDS.get(type(storage).__name__, settings.backend)
-    return InstrumentedStorage(storage, metrics, backend)
 
 
 def build_invoker(

@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.bootstrap import Runtime, build_metrics
+from chalicelib.bootstrap import Runtime
 from chalicelib.config import Settings
 from chalicelib.metrics.base import CATALOG, NO_METRICS
+from chalicelib.metrics.builders import build_metrics
 from chalicelib.metrics.emf import EmfMetrics
 from chalicelib.metrics.instrumented import InstrumentedStorage
 from chalicelib.metrics.prometheus import PrometheusMetrics
