@@ -15,9 +15,9 @@ RUN python -m venv /opt/venv
 WORKDIR /src
 COPY requirements.txt constraints.txt ./
 # requirements.txt is the Lambda bundle's list (boto3 comes with Lambda); a server also
-# needs boto3, Chalice (the routes' framework), Granian with uvloop, and localstack-client
-# (--localstack). Versions: constraints.txt.
-RUN /opt/venv/bin/pip install -c constraints.txt -r requirements.txt boto3 chalice granian localstack-client rich uvloop
+# needs boto3, Chalice (the routes' framework), Granian with uvloop, localstack-client
+# (--localstack) and prometheus-client (--metrics-port). Versions: constraints.txt.
+RUN /opt/venv/bin/pip install -c constraints.txt -r requirements.txt boto3 chalice granian localstack-client prometheus-client rich uvloop
 COPY pyproject.toml app.py ./
 COPY chalicelib ./chalicelib
 COPY local ./local

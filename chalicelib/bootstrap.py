@@ -23,6 +23,8 @@ from chalicelib.handlers.protocol import ENTITY_FUNCTION, FUNCTIONS
 from chalicelib.invoke.base import Event, Invoker, Result
 from chalicelib.lazy import once
 from chalicelib.localstack import s3_credentials, s3_endpoint
+from chalicelib.metrics.base import NO_METRICS, Metrics, cache_observer
+from chalicelib.metrics.builders import build_metrics, instrument_storage
 
 if TYPE_CHECKING:
     from chalicelib.crypto.keyring import KeyRing
@@ -86,14 +88,16 @@ def build_keyring(settings: Settings, secrets: provisioning.Secrets) -> KeyRing:
     return LocalKeyRing.from_file(secrets.key_file)
 
 
-def build_invoker(settings: Settings, local: Callable[[str, Event], Result], strict: bool = False) -> Invoker:
+def build_invoker(
+    settings: Settings, local: Callable[[str, Event], Result], strict: bool = False, metrics: Metrics = NO_METRICS
+) -> Invoker:
     """``local(function, event)`` answers in-process invocations."""
     s = settings
     if s.invoker == "pool":
         from chalicelib.invoke.pool import PoolInvoker
 
         assert s.worker_secret is not None
-        return PoolInvoker(s.worker_urls, s.worker_secret, timeout=s.worker_timeout)
+        return PoolInvoker(s.worker_urls, s.worker_secret, timeout=s.worker_timeout, metrics=metrics)
     if s.invoker == "lambda":
         from chalicelib.invoke.lambda_ import LambdaInvoker
         from chalicelib.invoke.lambda_ import make_client as make_lambda_client
@@ -126,18 +130,19 @@ class Processing:
         secrets: Callable[[], provisioning.Secrets],
         storage: Storage | None = None,
         keyring: KeyRing | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
-        self._settings, self._secrets = settings, secrets
+        self._settings, self._secrets, self._metrics = settings, secrets, metrics
         if settings.role == "main" and storage is None:
             raise RuntimeError("the main worker holds no keys and no storage")
-        if storage is not None:
-            self.__dict__["storage"] = storage
+        self._given_storage = storage
         if keyring is not None:
             self.__dict__["keyring"] = keyring
 
     @once
     def storage(self) -> Storage:
-        return build_storage(self._settings)
+        storage = self._given_storage or build_storage(self._settings)
+        return instrument_storage(storage, self._settings, self._metrics)
 
     @once
     def keyring(self) -> KeyRing:
@@ -149,7 +154,7 @@ class Processing:
         from chalicelib.handlers.entity_handler import EntityHandler
 
         s = self._settings
-        entities = EntityStore(self.storage, self.keyring, cache_entries=s.cache_entries)
+        entities = EntityStore(self.storage, self.keyring, s.cache_entries, cache_observer(self._metrics, "entities"))
         tags = {"mode": "in-process"} if s.role == "all" else {"mode": "worker"}
         sweep = s.backend == "fs"  # on S3 the bucket's lifecycle rule removes expired operations
         return EntityHandler(
@@ -160,7 +165,7 @@ class Processing:
     def meta_handler(self) -> MetaHandler:
         from chalicelib.handlers.meta_handler import MetaHandler
 
-        return MetaHandler(self.storage)
+        return MetaHandler(self.storage, cache_observer(self._metrics, "key_records"))
 
     def handler(self, function: str) -> Handler:
         return self.entity_handler if function == ENTITY_FUNCTION else self.meta_handler
@@ -180,10 +185,13 @@ class Runtime:
         storage: Storage | None = None,
         keyring: KeyRing | None = None,
         invoker: Invoker | None = None,
+        metrics: Metrics | None = None,
         strict_invoke: bool = False,
     ) -> None:
         if settings is not None:
             self.__dict__["settings"] = settings
+        if metrics is not None:
+            self.__dict__["metrics"] = metrics
         self._storage, self._keyring, self._invoker = storage, keyring, invoker
         self.strict_invoke = strict_invoke  # in-process invocations round-trip through JSON
 
@@ -207,10 +215,14 @@ class Runtime:
             )
         return secrets
 
+    @once
+    def metrics(self) -> Metrics:
+        return build_metrics(self.settings)
+
     # -- processing side ---------------------------------------------------------
     @once
     def processing(self) -> Processing:
-        return Processing(self.settings, lambda: self.secrets, self._storage, self._keyring)
+        return Processing(self.settings, lambda: self.secrets, self._storage, self._keyring, self.metrics)
 
     def handle(self, function: str, event: Event) -> Result:
         """Entry point of the processing functions (Lambda, local workers, in-process)."""
@@ -219,7 +231,7 @@ class Runtime:
     # -- route side --------------------------------------------------------------
     @once
     def invoker(self) -> Invoker:
-        return self._invoker or build_invoker(self.settings, self.handle, self.strict_invoke)
+        return self._invoker or build_invoker(self.settings, self.handle, self.strict_invoke, self.metrics)
 
     @once
     def services(self) -> Services:
@@ -243,16 +255,16 @@ class Runtime:
                 "DEV MODE: no admin key; POST /api/login with any client_id yields a "
                 "read+write token. Never run a deployed stage like this."
             )
-        handlers = HandlerClient(self.invoker)
+        handlers = HandlerClient(self.invoker, metrics=self.metrics)
         records = HandlerRecords(handlers)
         auth = Authenticator(
             AdminKey(sec.admin_sha256) if sec.admin_sha256 else None,
-            SessionTokens(sec.session_secret, s.token_ttl_seconds),
+            SessionTokens(sec.session_secret, s.token_ttl_seconds, cache_observer(self.metrics, "sessions")),
             records,
             s.dev_mode,
             build_oidc(s) if s.oidc_issuer else None,  # no OIDC: not even its module is imported
         )
-        schema_cache = SchemaCache(records, s.schema_revalidate)
+        schema_cache = SchemaCache(records, s.schema_revalidate, cache_observer(self.metrics, "schemas"))
         return Services(
             auth=auth,
             entities=EntityService(handlers, schema_cache),

@@ -202,6 +202,21 @@ class Settings:
         "standard", env="S3_RETRY_MODE", parse=lower, flag="--s3-retry-mode", choices=("standard", "adaptive"),
         hidden_choices=("legacy",), help="botocore retry mode",
     )  # fmt: skip
+    # Metrics (docs/operations.md#metrics). The endpoint's port and address are the HTTP server's
+    # settings (local/server_settings.py); these say what each process records.
+    metrics_dir: Path | None = setting(
+        None, env="PROMETHEUS_MULTIPROC_DIR", parse=Path, shown="set by --metrics-port",
+        help="folder where each server process writes its Prometheus metrics (prometheus-client's multiprocess "
+        "mode); deltadb serve|up|worker --metrics-port make a fresh one per run. Unset: no metrics recorded",
+    )  # fmt: skip
+    metrics_namespace: str = setting(
+        "DeltaDatabase", env=("DELTADB_METRICS_NAMESPACE", "POWERTOOLS_METRICS_NAMESPACE"),
+        help="CloudWatch namespace of the embedded-metric-format lines written in Lambda",
+    )  # fmt: skip
+    metrics_disabled: bool = setting(
+        False, env="POWERTOOLS_METRICS_DISABLED", parse=boolean, shown="false",
+        help="no embedded-metric-format lines in Lambda (Powertools' own switch)",
+    )  # fmt: skip
     s3_unquoted_etag: bool = setting(False, env="S3_UNQUOTED_ETAG", parse=boolean, shown="false",
                                      help="send If-Match without quotes (Ceph RadosGW)")  # fmt: skip
 

@@ -8,6 +8,8 @@ the cached value, so a write through any other process is seen at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chalicelib import names
 from chalicelib.caches import Bounded
 from chalicelib.crypto import envelope
@@ -29,10 +31,17 @@ def entity_object(db: str, key: str) -> str:
 
 
 class EntityStore:
-    def __init__(self, storage: Storage, keyring: KeyRing, cache_entries: int = 10_000) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        keyring: KeyRing,
+        cache_entries: int = 10_000,
+        on_cache_lookup: Callable[[bool], None] | None = None,
+    ) -> None:
         self.storage = storage
         self.keyring = keyring
-        self.cache: Bounded[str, tuple[str, str]] = Bounded.lru(cache_entries)  # object -> (etag, value)
+        # object -> (etag, value)
+        self.cache: Bounded[str, tuple[str, str]] = Bounded.lru(cache_entries, on_cache_lookup)
 
     def _remember(self, obj: str, etag: str, value: str) -> None:
         if len(value) > MAX_CACHED_VALUE:

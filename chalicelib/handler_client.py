@@ -1,7 +1,9 @@
 """The route side's client of the handler protocol: typed calls over the Invoker.
 
 ``call(GetEntity(...))`` returns an ``EntityValue`` or raises the chalicelib.errors class
-the handler reported, whichever invoker (in-process, pool, Lambda) carried it.
+the handler reported, whichever invoker (in-process, pool, Lambda) carried it. Each
+call is counted here, once, on the route side (handler, action, outcome: ok or the
+error's code), whichever process ends up running it.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ from chalicelib.errors import from_result
 from chalicelib.handlers.protocol import WorkerStatus
 from chalicelib.handlers.wire import Call, R
 from chalicelib.invoke.base import Invoker
+from chalicelib.metrics.base import NO_METRICS, Metrics
 
 
 class HandlerClient:
-    def __init__(self, invoker: Invoker, max_parallel: int = 32) -> None:
+    def __init__(self, invoker: Invoker, max_parallel: int = 32, metrics: Metrics = NO_METRICS) -> None:
         self.invoker = invoker
+        self.metrics = metrics
         self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="deltadb-calls")
 
     def _decode(self, c: Call[R], result: dict[str, Any]) -> R:
         err = from_result(result)
+        self.metrics.invocation(c.function, c.action, "ok" if err is None else err.code)
         if err is not None:
             raise err
         return c.decode_reply(result)
@@ -47,6 +52,7 @@ class HandlerClient:
     def start(self, c: Call[Any]) -> None:
         """Fire and forget (Lambda ``Event`` invocation): no reply, no error."""
         self.invoker.invoke_async(c.function, c.to_json())
+        self.metrics.invocation(c.function, c.action, "started")
 
     def workers(self) -> list[WorkerStatus]:
         return self.invoker.workers()

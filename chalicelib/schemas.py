@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -72,12 +72,19 @@ class SchemaCache:
     before it, so the next request reads the new version.
     """
 
-    def __init__(self, documents: SchemaDocuments, revalidate_after: float = 0.0) -> None:
+    def __init__(
+        self,
+        documents: SchemaDocuments,
+        revalidate_after: float = 0.0,
+        on_cache_lookup: Callable[[bool], None] | None = None,
+    ) -> None:
         self._documents = documents
         self._revalidate_after = revalidate_after
         # schema id -> (etag or None for "no schema", validator or None, checked at); bounded,
         # since every database name written to gets an entry (most of them "no schema")
-        self._cache: Bounded[str, tuple[str | None, Validator | None, float]] = Bounded.lru(CACHED_SCHEMAS)
+        self._cache: Bounded[str, tuple[str | None, Validator | None, float]] = Bounded.lru(
+            CACHED_SCHEMAS, on_cache_lookup
+        )
         self._lock = threading.Lock()
         self._inflight: dict[str, Future[Validator | None]] = {}
         self._generation: dict[str, int] = {}  # bumped by invalidate(): older fetches are not cached

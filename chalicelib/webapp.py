@@ -24,7 +24,7 @@ def create_app(runtime: Runtime) -> Chalice:
     # The API answers JSON only: no body is binary, so API Gateway passes bodies as text
     # whatever their Content-Type, and Chalice skips its binary-type checks per request.
     app.api.binary_types = []
-    routes.install(app, lambda: runtime.services)
+    routes.install(app, lambda: runtime.services, lambda: runtime.metrics)
     for name in FUNCTIONS:
         app.lambda_function(name=name)(_function(runtime, name))
     return app
@@ -32,7 +32,10 @@ def create_app(runtime: Runtime) -> Chalice:
 
 def _function(runtime: Runtime, name: str) -> Any:
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return runtime.handle(name, event)
+        try:
+            return runtime.handle(name, event)
+        finally:
+            runtime.metrics.flush()  # one invocation, one flush (EMF in Lambda)
 
     # Chalice records the handler as "app.<__name__>": app.py exposes it under that name.
     handler.__name__ = handler.__qualname__ = name

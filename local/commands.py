@@ -17,8 +17,9 @@ import subprocess
 import sys
 import time
 
+from local import metrics_endpoint
 from local.granian_launcher import run_granian
-from local.preflight import address_problem, prepare
+from local.preflight import Prepared, address_problem, prepare
 from local.supervisor import WorkerSupervisor, start_server, stop_groups
 
 # What a main worker must not hold: key material and storage credentials (and, in
@@ -39,13 +40,14 @@ def serve() -> int:
         f"processes={server.process_count} inline={server.inline_mode} threads={server.http_threads}",
         flush=True,
     )
-    run_granian(
-        "local.asgi:application",
-        prepared.host,
-        prepared.port,
-        server.process_count,
-        default_processes=server.processes is None,
-    )
+    with metrics_endpoint.serving(server):
+        run_granian(
+            "local.asgi:application",
+            prepared.host,
+            prepared.port,
+            server.process_count,
+            default_processes=server.processes is None,
+        )
     return 0
 
 
@@ -55,7 +57,8 @@ def worker() -> int:
     if isinstance(prepared, int):
         return prepared
     print(f"deltadb worker: http://{prepared.host}:{prepared.port} data={prepared.where}", flush=True)
-    run_granian("local.worker:application", prepared.host, prepared.port, 1)
+    with metrics_endpoint.serving(prepared.server):
+        run_granian("local.worker:application", prepared.host, prepared.port, 1)
     return 0
 
 
@@ -83,6 +86,14 @@ def up() -> int:
     prepared = prepare("up")
     if isinstance(prepared, int):
         return prepared
+    # One metrics endpoint, ours, over the files of every process we start (they inherit
+    # PROMETHEUS_MULTIPROC_DIR, not the port: none of them serves an endpoint of its own).
+    with metrics_endpoint.serving(prepared.server):
+        os.environ.pop("DELTADB_METRICS_PORT", None)
+        return _up(prepared)
+
+
+def _up(prepared: Prepared) -> int:
     count, host = prepared.server.processing_workers, "127.0.0.1"
     workers = WorkerSupervisor([_free_port(host) for _ in range(count)], host, {**os.environ, "DELTADB_ROLE": "worker"})
     workers.start()

@@ -87,6 +87,11 @@ def _prepare(command: str) -> Prepared:
     host, port = server.host, server.listen_port(command)
     if problem := address_problem(host, port):
         raise Refused(1, f"cannot listen on {host}:{port}: {problem}")
+    if server.metrics_port:  # (0: any free port)
+        if server.metrics_port == port:
+            raise Refused(2, f"the metrics port must differ from the API port ({port})")
+        if problem := address_problem(server.metrics_host, server.metrics_port):
+            raise Refused(1, f"cannot serve metrics on {server.metrics_host}:{server.metrics_port}: {problem}")
     where = "(through the workers)" if settings.role == "main" else _check_processing_side(settings)
     return Prepared(settings, server, host, port, where)
 

@@ -39,6 +39,14 @@ class ServerSettings:
         help="run requests on each process's event loop: all, reads, off; auto = all when handlers run in-process "
         "on the filesystem, else off",
     )  # fmt: skip
+    metrics_port: int | None = setting(
+        None, env="DELTADB_METRICS_PORT", parse=int, flag="--metrics-port", minimum=0, shown="off",
+        help="serve Prometheus metrics at http://<metrics host>:<port>/metrics (no auth; separate from the API port)",
+    )  # fmt: skip
+    metrics_host: str = setting(
+        "127.0.0.1", env="DELTADB_METRICS_HOST", flag="--metrics-host",
+        help="listen address of the metrics endpoint (loopback by default: it has no auth)",
+    )  # fmt: skip
     processing_workers: int = setting(
         2, env="DELTADB_PROCESSING_WORKERS", parse=int, flag="--workers", commands=("up",), minimum=1,
         help="processing worker processes",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,14 +38,14 @@ class SessionTokens:
     the liveness of the API key behind a token (by the Authenticator).
     """
 
-    def __init__(self, secret: bytes, ttl_seconds: int) -> None:
+    def __init__(self, secret: bytes, ttl_seconds: int, on_cache_lookup: Callable[[bool], None] | None = None) -> None:
         if len(secret) < MIN_SECRET_BYTES:
             raise ValueError(f"session signing key must be at least {MIN_SECRET_BYTES} bytes")
         self._secret = secret
         self.ttl = ttl_seconds
         # token -> (claims, exp), each entry dropped once its token expires
         self._verified: Bounded[str, tuple[SessionClaims, float]] = Bounded.expiring(
-            CACHE_SIZE, lambda _token, hit, _now: hit[1], time.time
+            CACHE_SIZE, lambda _token, hit, _now: hit[1], time.time, on_cache_lookup
         )
 
     def issue(

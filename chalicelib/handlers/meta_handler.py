@@ -6,6 +6,7 @@ It holds no key material: records store only hashes of secrets.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib import names
@@ -51,11 +52,11 @@ def key_object(key_id: str) -> str:
 class MetaHandler(Handler):
     function = META_FUNCTION
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, on_cache_lookup: Callable[[bool], None] | None = None) -> None:
         self.storage = storage
         # Key records are read on every request made with an API key; revalidating a
         # cached copy by etag costs a stat (FS) or a body-less 304 (S3), never staleness.
-        self._records: Bounded[str, tuple[str, dict[str, Any]]] = Bounded.lru(CACHED_RECORDS)
+        self._records: Bounded[str, tuple[str, dict[str, Any]]] = Bounded.lru(CACHED_RECORDS, on_cache_lookup)
 
     # -- schemas -----------------------------------------------------------------
     @implements(PutSchema)
@@ -90,7 +91,8 @@ class MetaHandler(Handler):
     @implements(CheckStorage)
     def check_storage(self, _c: CheckStorage) -> StorageHealth:
         problem = self.storage.check()
-        return StorageHealth(backend=type(self.storage).__name__, ok=problem is None, detail=problem)
+        inner = getattr(self.storage, "inner", self.storage)  # the adapter behind a metrics wrapper
+        return StorageHealth(backend=type(inner).__name__, ok=problem is None, detail=problem)
 
     # -- API keys ----------------------------------------------------------------
     @implements(CreateApiKey)

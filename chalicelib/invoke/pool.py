@@ -29,6 +29,7 @@ from chalicelib.errors import Unavailable, to_result
 from chalicelib.handlers.protocol import DescribeWorker, WorkerStatus
 from chalicelib.invoke.base import Event, InvokeFailed, Result
 from chalicelib.invoke.invoke_client import InvokeClient
+from chalicelib.metrics.base import NO_METRICS, Metrics
 from chalicelib.timestamps import rfc3339
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,9 @@ class PoolInvoker:
         *,
         timeout: float = 10.0,
         heartbeat_seconds: float = 1.0,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         if not urls:
             raise ValueError("the worker pool needs at least one worker URL")
         self._workers = [
@@ -89,6 +92,7 @@ class PoolInvoker:
 
     def probe_all(self) -> None:
         list(self._pool.map(self._probe, self._workers))
+        self._metrics.workers_available(sum(w.status == "Available" for w in self._workers))
 
     def _heartbeat(self) -> None:
         while not self._stopped.wait(self._interval):

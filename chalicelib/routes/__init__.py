@@ -1,7 +1,8 @@
 """The API's routes as Chalice Blueprints, one module per resource.
 
 Each module declares its views on a ``RouteTable`` with the access each needs
-(chalicelib/routes/table.py); ``install`` registers them all on an app.
+(chalicelib/routes/table.py); ``install`` registers them all on an app, behind one
+middleware: the contract's error shape, the access log and the HTTP metrics.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from chalice.app import Chalice, Request, Response
 
+from chalicelib.metrics.base import NO_METRICS, Metrics
 from chalicelib.routes import admin, console, docs, entities, keys, schemas
 from chalicelib.routes.responses import error_response
 from chalicelib.routes.table import PRINCIPAL_KEY
@@ -25,28 +28,40 @@ RESOURCES = (admin, keys, entities, schemas, docs, console)
 access_log = logging.getLogger("deltadb.access")
 
 
-def install(app: Chalice, services: Callable[[], Services]) -> None:
-    app.register_middleware(_contract_and_access_log, "http")
+def install(
+    app: Chalice, services: Callable[[], Services], metrics: Callable[[], Metrics] = lambda: NO_METRICS
+) -> None:
+    app.register_middleware(partial(_contract_log_and_metrics, metrics), "http")
     for module in RESOURCES:
         app.register_blueprint(module.routes.blueprint(module.__name__, services))
 
 
-def _contract_and_access_log(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Every response in the contract's shape, and one access-log line for it (one middleware: one layer)."""
-    if not access_log.isEnabledFor(logging.INFO):
+def _contract_log_and_metrics(
+    metrics: Callable[[], Metrics], event: Request, get_response: Callable[[Request], Response]
+) -> Response:
+    """Every response in the contract's shape, one access-log line and the HTTP metrics for it (one layer)."""
+    recorder = metrics()
+    logged = access_log.isEnabledFor(logging.INFO)
+    if not (logged or recorder.enabled):
         return _in_contract(get_response(event))
     started = time.perf_counter()
     response = _in_contract(get_response(event))
+    seconds = time.perf_counter() - started
     context = event.context or {}
-    line = {  # never a credential, a body, a query or the names in the path
-        "method": event.method,
-        "route": context.get("resourcePath"),  # the template: /entity/{db}
-        "status": response.status_code,
-        "ms": round((time.perf_counter() - started) * 1000, 2),
-        "request_id": context.get("requestId") or getattr(event.lambda_context, "aws_request_id", None),
-        "principal": context.get(PRINCIPAL_KEY),
-    }
-    access_log.info(json.dumps(line))
+    route = context.get("resourcePath")  # the template, /entity/{db}: never the names in the path
+    if recorder.enabled:
+        recorder.http_request(route, event.method, response.status_code, seconds)
+        recorder.flush()  # one invocation, one flush (EMF in Lambda)
+    if logged:
+        line = {  # never a credential, a body, a query or the names in the path
+            "method": event.method,
+            "route": route,
+            "status": response.status_code,
+            "ms": round(seconds * 1000, 2),
+            "request_id": context.get("requestId") or getattr(event.lambda_context, "aws_request_id", None),
+            "principal": context.get(PRINCIPAL_KEY),
+        }
+        access_log.info(json.dumps(line))
     return response
 
 

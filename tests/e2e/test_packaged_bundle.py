@@ -490,3 +490,43 @@ def test_no_plaintext_in_the_bucket(deployed: Deployment) -> None:
     for key in keys:
         data = deployed.s3.get_object(Bucket=deployed.bucket, Key=key)["Body"].read()
         assert marker.encode() not in data, key
+
+
+def _emf_lines(log: Path, start: int) -> list[dict[str, Any]]:
+    """The embedded-metric-format lines a function printed after byte ``start`` of its log."""
+    with open(log, "rb") as f:
+        f.seek(start)
+        text = f.read().decode(errors="replace")
+    docs = [json.loads(line) for line in text.splitlines() if line.startswith('{"_aws"')]
+    return [d for d in docs if "CloudWatchMetrics" in d["_aws"]]
+
+
+def _emf_sum(lines: list[dict[str, Any]], metric: str, **dims: str) -> float:
+    out = 0.0
+    for doc in lines:
+        if metric in doc and all(doc.get(k) == v for k, v in dims.items()):
+            value = doc[metric]
+            out += sum(value) if isinstance(value, list) else value
+    return out
+
+
+def test_each_function_writes_its_figures_as_embedded_metric_format(deployed: Deployment) -> None:
+    marks = {name: log.stat().st_size for name, log in deployed.logs.items()}
+    key = f"emf-{uuid.uuid4().hex[:8]}"
+    assert deployed.admin("PUT", "/entity/metricsdb", {key: {"v": 1}}).status == 200
+    assert deployed.admin("GET", f"/entity/metricsdb?key={key}").status == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not _emf_lines(deployed.logs["EntityWorker"], marks["EntityWorker"]):
+        time.sleep(0.05)
+    api = _emf_lines(deployed.logs["APIHandler"], marks["APIHandler"])
+    entity = _emf_lines(deployed.logs["EntityWorker"], marks["EntityWorker"])
+    for doc in api + entity:
+        (directive,) = doc["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "DeltaDatabase", doc
+        assert "metricsdb" not in json.dumps(doc) and key not in json.dumps(doc), doc  # bounded dimensions
+    assert _emf_sum(api, "http_requests", route="/entity/{db}", method="PUT", status="200") == 1, deployed.output()
+    assert _emf_sum(api, "http_requests", route="/entity/{db}", method="GET", status="200") == 1
+    assert _emf_sum(api, "handler_invocations", handler="entity_worker", action="entity.put", outcome="ok") == 1
+    assert not _emf_sum(api, "storage_operations")  # the API function holds no storage
+    assert _emf_sum(entity, "storage_operations", backend="s3", operation="put") == 1, deployed.output()
+    assert _emf_sum(entity, "http_requests") == 0
