@@ -24,6 +24,7 @@ from chalicelib.invoke.base import Event, Invoker, Result
 from chalicelib.lazy import once
 
 if TYPE_CHECKING:
+    from chalicelib.crypto.hierarchy import KeyHierarchy
     from chalicelib.crypto.keyring import KeyRing
     from chalicelib.crypto.kms_keyring import KmsKeyRing
     from chalicelib.handlers.dispatch import Handler
@@ -58,18 +59,21 @@ def build_storage(settings: Settings) -> Storage:
     return FileStorage(settings.data_dir)
 
 
-def build_kms_keyring(settings: Settings) -> KmsKeyRing:
+def build_kms_keyring(settings: Settings, storage: Storage | None = None) -> KmsKeyRing:
+    """With ``storage``, the master versions recorded there (``_keys/master.json``) are followed."""
     from chalicelib.crypto.kms_keyring import KmsKeyRing, make_client
+    from chalicelib.crypto.kms_versions import KmsVersionStore
 
     assert settings.kms_key_id is not None
-    return KmsKeyRing(make_client(settings.kms_region), settings.kms_key_id)
+    versions = KmsVersionStore(storage) if storage is not None else None
+    return KmsKeyRing(make_client(settings.kms_region), settings.kms_key_id, versions)
 
 
-def build_keyring(settings: Settings, secrets: provisioning.Secrets) -> KeyRing:
+def build_keyring(settings: Settings, secrets: provisioning.Secrets, storage: Storage | None = None) -> KeyRing:
     from chalicelib.crypto.local_keyring import LocalKeyRing
 
     if settings.kms_key_id is not None:
-        ring = build_kms_keyring(settings)
+        ring = build_kms_keyring(settings, storage)
         ring.resolve()  # once, here: the heartbeat (DescribeWorker) must never wait on KMS
         return ring
     if settings.master_key is not None:
@@ -134,7 +138,13 @@ class Processing:
 
     @once
     def keyring(self) -> KeyRing:
-        return build_keyring(self._settings, self._secrets())
+        """The master key versions."""
+        return build_keyring(self._settings, self._secrets(), self.storage)
+
+    @property
+    def keys(self) -> KeyHierarchy:
+        """The whole key hierarchy (master -> database keys) the entity handler seals with."""
+        return self.entity_handler.entities.keyring
 
     @once
     def entity_handler(self) -> EntityHandler:
@@ -142,7 +152,7 @@ class Processing:
         from chalicelib.handlers.entity_handler import EntityHandler
 
         s = self._settings
-        entities = EntityStore(self.storage, self.keyring, cache_entries=s.cache_entries)
+        entities = EntityStore(self.storage, self.keyring, cache_entries=s.cache_entries, key_cache=s.key_cache)
         tags = {"mode": "in-process"} if s.role == "all" else {"mode": "worker"}
         sweep = s.backend == "fs"  # on S3 the bucket's lifecycle rule removes expired operations
         return EntityHandler(

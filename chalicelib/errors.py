@@ -38,6 +38,12 @@ class NotFound(DeltaError):
     code, status = "not_found", 404
 
 
+class Gone(DeltaError):
+    """The database has been shredded: its entities can never be read again."""
+
+    code, status = "gone", 410
+
+
 class PreconditionFailed(DeltaError):
     code, status = "precondition_failed", 412
 
@@ -66,6 +72,7 @@ _BY_CODE: dict[str, type[DeltaError]] = {
         Unauthorized,
         Forbidden,
         NotFound,
+        Gone,
         PreconditionFailed,
         PayloadTooLarge,
         IntegrityError,
