@@ -27,9 +27,11 @@ if TYPE_CHECKING:
     from chalicelib.crypto.hierarchy import KeyHierarchy
     from chalicelib.crypto.keyring import KeyRing
     from chalicelib.crypto.kms_keyring import KmsKeyRing
+    from chalicelib.crypto.master_versions import MasterVersions
     from chalicelib.handlers.dispatch import Handler
     from chalicelib.handlers.entity_handler import EntityHandler
     from chalicelib.handlers.meta_handler import MetaHandler
+    from chalicelib.key_lifecycle import KeyLifecycle
     from chalicelib.services import Services
     from chalicelib.storage.base import Storage
 
@@ -140,6 +142,19 @@ class Processing:
     def keyring(self) -> KeyRing:
         """The master key versions."""
         return build_keyring(self._settings, self._secrets(), self.storage)
+
+    @once
+    def master_versions(self) -> MasterVersions:
+        """The master versions as the operator manages them (`deltadb key ...`, shred)."""
+        from chalicelib.crypto.master_versions import versions_for
+
+        return versions_for(self.keyring, self.storage)
+
+    @once
+    def key_lifecycle(self) -> KeyLifecycle:
+        from chalicelib.key_lifecycle import KeyLifecycle
+
+        return KeyLifecycle(self.storage, self.keys, self.master_versions, self._settings.key_cache_seconds)
 
     @property
     def keys(self) -> KeyHierarchy:

@@ -15,7 +15,7 @@ from functools import partial
 from importlib import metadata
 from pathlib import Path
 
-from local import apikey_command, commands
+from local import apikey_command, commands, key_command, shred_command
 from local.flags import add_flags, apply, migrate_deprecated_env
 
 COMMANDS = {
@@ -37,6 +37,8 @@ def version() -> str:
 # Admin commands act on a store (the storage and key flags of a server) and take arguments.
 ADMIN_COMMANDS = {
     "apikey": (apikey_command.run, apikey_command.add_arguments, "API keys: create, list, delete"),
+    "key": (key_command.run, key_command.add_arguments, "master key versions: list, rotate, retire"),
+    "shred": (shred_command.run, shred_command.add_arguments, "destroy a database for good (crypto-shredding)"),
 }
 
 

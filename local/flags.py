@@ -29,7 +29,11 @@ def _deprecated_dest(name: str) -> str:
     return f"deprecated_{name}"
 
 
-STORE_COMMANDS = ("apikey",)  # admin commands: the flags every server command has (storage, keys), no more
+STORE_COMMANDS = (
+    "apikey",
+    "key",
+    "shred",
+)  # admin commands: the flags every server command has (storage, keys), no more
 
 
 def _takes(spec: Spec, command: str) -> bool:

@@ -124,6 +124,7 @@ class DatabaseKeys:
         self._clock = clock
         self._keys: Bounded[str, _Entry] = Bounded.lru(max_databases if self.limits.max_age > 0 else 0)
         self._shredded: Bounded[str, tuple[float, bool]] = Bounded.lru(max_databases)
+        self._records: Bounded[str, tuple[float, DbKeyRecord | None]] = Bounded.lru(max_databases)
         self._lock = threading.Lock()
         self.unwraps = 0  # master unwraps (KMS Decrypt calls with KMS), for tests and the benchmark
 
@@ -202,11 +203,14 @@ class DatabaseKeys:
         return material
 
     def current_record(self, db: str) -> DbKeyRecord | None:
-        """The record, from the cache while fresh (for ``master_key_id``)."""
-        entry = self._keys.get(db)
-        if entry is not None and self._fresh(entry, self._clock()):
-            return entry.record
-        return self.read(db)
+        """The record, read at most every couple of seconds (for ``master_key_id`` over a walk)."""
+        now = self._clock()
+        cached = self._records.get(db)
+        if cached is not None and now - cached[0] < min(SHRED_CHECK_SECONDS, self.limits.max_age):
+            return cached[1]
+        record = self.read(db)
+        self._records.put(db, (now, record))
+        return record
 
     # -- rotation ----------------------------------------------------------------------
     def rewrap_record(self, record: DbKeyRecord) -> bool:
@@ -222,7 +226,7 @@ class DatabaseKeys:
             return False
         new = DbKeyRecord(record.db, record.id, moved.key_id, moved.wrapped, record.created_at)
         self.storage.put(record_object(record.db), new.to_bytes(), if_match=record.etag)
-        self._keys.discard(record.db)
+        self.forget(record.db)
         return True
 
     def ensure_current_master(self, db: str) -> bool:
@@ -262,5 +266,7 @@ class DatabaseKeys:
         return {names.decode(obj[len(SHREDDED) : -len(".json")]) for obj in self.storage.list(SHREDDED)}
 
     def forget(self, db: str) -> None:
+        """Drop what this process cached about ``db`` (after changing its record)."""
         self._keys.discard(db)
         self._shredded.discard(db)
+        self._records.discard(db)

@@ -68,6 +68,10 @@ class KmsKeyRing:
         return self._client
 
     @property
+    def versions(self) -> KmsVersionStore | None:
+        return self._versions
+
+    @property
     def configured_key_id(self) -> str:
         return self._configured
 
