@@ -159,3 +159,33 @@ def test_retire_is_refused_while_anything_needs_the_version_then_allowed(store: 
     if store.kms is None or "localstack" in store.label:  # (moto's Decrypt ignores a key's state)
         with pytest.raises((envelope.EnvelopeError, KeyServiceUnavailable)):  # the old version's material is gone
             envelope.open_(hierarchy(store.master(), MemoryStorage()), "db", "legacy", old_blob)
+
+
+def test_kms_rotation_creates_or_adopts_a_key_recorded_in_the_store(store: Store) -> None:
+    if store.kms is None:
+        pytest.skip("KMS only")
+    assert store.put("db", {"a": {"v": 1}}) == 200
+    first = store.keys.keys.active_key_id
+    created = store.keys.rotate()  # CreateKey
+    assert created.previous == first and created.records_rewrapped == 1
+    meta = store.kms.describe_key(KeyId=created.current)["KeyMetadata"]
+    assert meta["KeyState"] == "Enabled" and meta["KeySpec"] == "SYMMETRIC_DEFAULT"
+    doc = json.loads(store.storage.get("_keys/master.json").data)
+    assert doc["current"] == created.current
+    assert [(v["id"], v["state"]) for v in doc["versions"]] == [(first, "enabled"), (created.current, "active")]
+    assert b"Plaintext" not in store.storage.get("_keys/master.json").data
+
+    adopted_arn = store.kms.create_key()["KeyMetadata"]["Arn"]
+    adopted = store.keys.rotate(adopted_arn)  # --kms-new-key-id
+    assert adopted.current == adopted_arn and adopted.previous == created.current
+    with pytest.raises(Refused, match="already is the current"):
+        store.keys.rotate(adopted_arn)
+    with pytest.raises(Refused, match="NotFoundException"):
+        store.keys.rotate("alias/deltadb-no-such-key")
+    assert store.put("db2", {"b": {"v": 2}}) == 200  # the handler follows the record (same process, 1 s cache)
+    masters = {r.db: r.master for r in store.keys.keys.databases.records()}
+    assert masters == {"db": adopted_arn, "db2": adopted_arn}
+    store.client.runtime.processing.entity_handler.entities.cache.clear()
+    store.keys.keys.databases.forget("db")
+    assert json.loads(store.get("db", "a").body) == {"v": 1}
+    assert [v.id for v in store.keys.versions.list()] == [first, created.current, adopted_arn]
