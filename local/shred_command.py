@@ -51,7 +51,8 @@ def _shred(args: argparse.Namespace) -> int:
             done = keys.shred(args.db, update)
     audit.record(
         "database.shred", actor=audit.cli_actor(), target=args.db, result=audit.OK,
-        objects=done.objects_removed, warnings=len(done.warnings),
+        objects=done.objects_removed, warnings=len(done.warnings), new_master=done.new_master,
+        destroyed=",".join(done.destroyed) or None,
     )  # fmt: skip
     for warning in done.warnings:
         print(f"deltadb: warning: {warning}", file=sys.stderr)

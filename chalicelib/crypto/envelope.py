@@ -160,7 +160,9 @@ def rewrap(keys: KeyRing, db: str, key: str, blob: bytes) -> bytes | None:
         return seal(keys, db, key, open_(keys, db, key, blob))
     _data_key_v2(keys, db, header)  # still readable: its database key is the current one
     try:
-        keys.databases.ensure_current_master(db)
+        record = keys.databases.current_record(db)  # (cached: a walk reads each record about once)
+        if record is not None and record.master != keys.active_key_id:
+            keys.databases.ensure_current_master(db)
     except KeyUnavailable as exc:
         raise EnvelopeError(f"database key unavailable: {exc}") from None
     return None
