@@ -27,11 +27,14 @@ from chalicelib.metrics.base import NO_METRICS, Metrics, cache_observer
 from chalicelib.metrics.builders import build_metrics, instrument_storage
 
 if TYPE_CHECKING:
+    from chalicelib.crypto.hierarchy import KeyHierarchy
     from chalicelib.crypto.keyring import KeyRing
     from chalicelib.crypto.kms_keyring import KmsKeyRing
+    from chalicelib.crypto.master_versions import MasterVersions
     from chalicelib.handlers.dispatch import Handler
     from chalicelib.handlers.entity_handler import EntityHandler
     from chalicelib.handlers.meta_handler import MetaHandler
+    from chalicelib.key_lifecycle import KeyLifecycle
     from chalicelib.services import Services
     from chalicelib.storage.base import Storage
 
@@ -62,23 +65,27 @@ def build_storage(settings: Settings) -> Storage:
     return FileStorage(settings.data_dir)
 
 
-def build_kms_keyring(settings: Settings) -> KmsKeyRing:
+def build_kms_keyring(settings: Settings, storage: Storage | None = None) -> KmsKeyRing:
+    """With ``storage``, the master versions recorded there (``_keys/master.json``) are followed."""
     from chalicelib.crypto.kms_keyring import KmsKeyRing, make_client
+    from chalicelib.crypto.kms_versions import KmsVersionStore
 
     assert settings.kms_key_id is not None
+    versions = KmsVersionStore(storage) if storage is not None else None
     if settings.localstack:
         from chalicelib import localstack
 
         region = settings.kms_region or localstack.REGION
-        return KmsKeyRing(make_client(region, localstack.endpoints().kms, localstack.CREDENTIALS), settings.kms_key_id)
-    return KmsKeyRing(make_client(settings.kms_region), settings.kms_key_id)
+        client = make_client(region, localstack.endpoints().kms, localstack.CREDENTIALS)
+        return KmsKeyRing(client, settings.kms_key_id, versions)
+    return KmsKeyRing(make_client(settings.kms_region), settings.kms_key_id, versions)
 
 
-def build_keyring(settings: Settings, secrets: provisioning.Secrets) -> KeyRing:
+def build_keyring(settings: Settings, secrets: provisioning.Secrets, storage: Storage | None = None) -> KeyRing:
     from chalicelib.crypto.local_keyring import LocalKeyRing
 
     if settings.kms_key_id is not None:
-        ring = build_kms_keyring(settings)
+        ring = build_kms_keyring(settings, storage)
         ring.resolve()  # once, here: the heartbeat (DescribeWorker) must never wait on KMS
         return ring
     if settings.master_key is not None:
@@ -146,7 +153,26 @@ class Processing:
 
     @once
     def keyring(self) -> KeyRing:
-        return build_keyring(self._settings, self._secrets())
+        """The master key versions."""
+        return build_keyring(self._settings, self._secrets(), self.storage)
+
+    @once
+    def master_versions(self) -> MasterVersions:
+        """The master versions as the operator manages them (`deltadb key ...`, shred)."""
+        from chalicelib.crypto.master_versions import versions_for
+
+        return versions_for(self.keyring, self.storage)
+
+    @once
+    def key_lifecycle(self) -> KeyLifecycle:
+        from chalicelib.key_lifecycle import KeyLifecycle
+
+        return KeyLifecycle(self.storage, self.keys, self.master_versions, self._settings.key_cache_seconds)
+
+    @property
+    def keys(self) -> KeyHierarchy:
+        """The whole key hierarchy (master -> database keys) the entity handler seals with."""
+        return self.entity_handler.entities.keyring
 
     @once
     def entity_handler(self) -> EntityHandler:
@@ -154,7 +180,9 @@ class Processing:
         from chalicelib.handlers.entity_handler import EntityHandler
 
         s = self._settings
-        entities = EntityStore(self.storage, self.keyring, s.cache_entries, cache_observer(self._metrics, "entities"))
+        entities = EntityStore(
+            self.storage, self.keyring, s.cache_entries, s.key_cache, cache_observer(self._metrics, "entities")
+        )
         tags = {"mode": "in-process"} if s.role == "all" else {"mode": "worker"}
         sweep = s.backend == "fs"  # on S3 the bucket's lifecycle rule removes expired operations
         return EntityHandler(

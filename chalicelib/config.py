@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chalicelib.auth.oidc_rules import parse_permissions, settings_problem
 from chalicelib.durations import parse_duration, parse_size
@@ -36,6 +37,9 @@ from chalicelib.settings_table import (
     setting,
     upper,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.crypto.database_keys import CacheLimits
 
 __all__ = ["ConfigError", "Settings", "decode_key_material"]
 
@@ -61,6 +65,14 @@ def decode_key_material(text: str, what: str) -> bytes:
 
 
 _SIZES = "e.g. 512KiB, 1MiB"
+
+
+def seconds_or_duration(text: str) -> float:
+    """``0``, ``2.5`` (seconds) or a duration such as ``30s``, ``5m``."""
+    try:
+        return float(text)
+    except ValueError:
+        return float(parse_duration(text))
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,20 @@ class Settings:
     cache_entries: int = setting(
         10_000, env="DELTADB_CACHE_ENTRIES", parse=int, minimum=0,
         help="decrypted values kept per process; always revalidated by ETag, never served stale",
+    )  # fmt: skip
+    # The database-key cache (chalicelib/crypto/database_keys.py): with KMS, the data-key cache.
+    key_cache_seconds: float = setting(
+        5.0, env="DELTADB_KEY_CACHE_MAX_AGE", parse=seconds_or_duration, shown="5s", minimum=0,
+        help="how long an unwrapped database key is reused (0: unwrap for every entity); also how long "
+        "a shred may take to reach this process's cached key (see docs/operations.md)",
+    )  # fmt: skip
+    key_cache_messages: int = setting(
+        100_000, env="DELTADB_KEY_CACHE_MAX_MESSAGES", parse=int, minimum=1,
+        help="entities sealed under one cached database key before it is unwrapped again",
+    )  # fmt: skip
+    key_cache_bytes: int = setting(
+        1 << 30, env="DELTADB_KEY_CACHE_MAX_BYTES", parse=parse_size, shown="1GiB", minimum=1,
+        help=f"plaintext bytes sealed under one cached database key before it is unwrapped again ({_SIZES})",
     )  # fmt: skip
     schema_revalidate_seconds: float | None = setting(
         None, env="DELTADB_SCHEMA_REVALIDATE_SECONDS", parse=float, shown="0 on FS, 2 on S3",
@@ -250,6 +276,12 @@ class Settings:
         (), env="DELTADB_OIDC_PERMISSIONS", parse=parse_permissions, shown="",
         help="claim value -> permissions, e.g. deltadb-admins=admin,deltadb-writers=read+write,deltadb-readers=read",
     )  # fmt: skip
+
+    @property
+    def key_cache(self) -> CacheLimits:
+        from chalicelib.crypto.database_keys import CacheLimits
+
+        return CacheLimits(self.key_cache_seconds, self.key_cache_messages, self.key_cache_bytes)
 
     def lambda_function_names(self, handlers: tuple[str, ...]) -> dict[str, str]:
         names = {h: f"{self.lambda_prefix}{h}" for h in handlers} if self.lambda_prefix else {}

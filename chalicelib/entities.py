@@ -13,7 +13,10 @@ from collections.abc import Callable
 from chalicelib import names
 from chalicelib.caches import Bounded
 from chalicelib.crypto import envelope
+from chalicelib.crypto.database_keys import CacheLimits, DatabaseKeys
+from chalicelib.crypto.hierarchy import KeyHierarchy
 from chalicelib.crypto.keyring import KeyRing
+from chalicelib.errors import Gone
 from chalicelib.storage.base import NotModified, ObjectNotFound, Storage, VersionMismatch
 
 ENTITY_PREFIX = "files/"
@@ -34,12 +37,14 @@ class EntityStore:
     def __init__(
         self,
         storage: Storage,
-        keyring: KeyRing,
+        master: KeyRing,
         cache_entries: int = 10_000,
+        key_cache: CacheLimits | None = None,
         on_cache_lookup: Callable[[bool], None] | None = None,
     ) -> None:
         self.storage = storage
-        self.keyring = keyring
+        # The whole key hierarchy (what the envelope takes): master versions -> database keys.
+        self.keyring = KeyHierarchy(master, DatabaseKeys(storage, master, key_cache))
         # object -> (etag, value)
         self.cache: Bounded[str, tuple[str, str]] = Bounded.lru(cache_entries, on_cache_lookup)
 
@@ -52,11 +57,17 @@ class EntityStore:
     def _forget(self, obj: str) -> None:
         self.cache.discard(obj)
 
+    def check_not_shredded(self, db: str) -> None:
+        """410 for a shredded database (its tombstone seen within a couple of seconds by every process)."""
+        if self.keyring.databases.is_shredded(db):
+            raise Gone(f"database {db!r} has been shredded")
+
     def put(
         self, db: str, key: str, value_json: str, *, if_match: str | None = None, if_none_match: bool = False
     ) -> str:
         names.validate(db, "database name")
         names.validate(key, "entity key")
+        self.check_not_shredded(db)
         obj = entity_object(db, key)
         blob = envelope.seal(self.keyring, db, key, value_json.encode("utf-8"))
         try:
@@ -74,6 +85,7 @@ class EntityStore:
         """
         names.validate(db, "database name")
         names.validate(key, "entity key")
+        self.check_not_shredded(db)
         obj = entity_object(db, key)
         cached = self.cache.get(obj)
         # Revalidate with the caller's etag if it has one, else with the cached one.
@@ -94,6 +106,7 @@ class EntityStore:
     def delete(self, db: str, key: str, *, if_match: str | None = None) -> None:
         names.validate(db, "database name")
         names.validate(key, "entity key")
+        self.check_not_shredded(db)
         obj = entity_object(db, key)
         self._forget(obj)
         self.storage.delete(obj, if_match=if_match)

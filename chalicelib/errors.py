@@ -44,6 +44,12 @@ class Conflict(DeltaError):
     code, status = "conflict", 409
 
 
+class Gone(DeltaError):
+    """The database has been shredded: its entities can never be read again."""
+
+    code, status = "gone", 410
+
+
 class PreconditionFailed(DeltaError):
     code, status = "precondition_failed", 412
 
@@ -73,6 +79,7 @@ _BY_CODE: dict[str, type[DeltaError]] = {
         Forbidden,
         NotFound,
         Conflict,
+        Gone,
         PreconditionFailed,
         PayloadTooLarge,
         IntegrityError,

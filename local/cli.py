@@ -15,7 +15,16 @@ from functools import partial
 from importlib import metadata
 from pathlib import Path
 
-from local import apikey_command, commands, export_command, import_command, rewrap_command, verify_command
+from local import (
+    apikey_command,
+    commands,
+    export_command,
+    import_command,
+    key_command,
+    rewrap_command,
+    shred_command,
+    verify_command,
+)
 from local.flags import add_flags, apply, migrate_deprecated_env
 
 COMMANDS = {
@@ -37,6 +46,8 @@ def version() -> str:
 # Admin commands act on a store (the storage and key flags of a server) and take arguments.
 ADMIN_COMMANDS = {
     "apikey": (apikey_command.run, apikey_command.add_arguments, "API keys: create, list, delete"),
+    "key": (key_command.run, key_command.add_arguments, "master key versions: list, rotate, retire"),
+    "shred": (shred_command.run, shred_command.add_arguments, "destroy a database for good (crypto-shredding)"),
     "rewrap": (rewrap_command.run, rewrap_command.add_arguments, "re-wrap every entity under the current key version"),
     "verify": (verify_command.run, verify_command.add_arguments, "decrypt and check every entity"),
     "export": (export_command.run, export_command.add_arguments, "every entity in CLEAR TEXT, as JSON lines"),

@@ -30,7 +30,7 @@ def _deprecated_dest(name: str) -> str:
 
 
 # Admin commands: the flags every server command has (storage, keys), no more.
-STORE_COMMANDS = ("apikey", "rewrap", "verify", "export", "import")
+STORE_COMMANDS = ("apikey", "key", "shred", "rewrap", "verify", "export", "import")
 
 
 def _takes(spec: Spec, command: str) -> bool:

@@ -35,5 +35,8 @@ class KeyRing(Protocol):
     def generate_data_key(self, context: Mapping[str, str]) -> DataKey:
         """A fresh random 256-bit data key, in clear and wrapped by the active KEK."""
 
+    def wrap_data_key(self, plaintext: bytes, context: Mapping[str, str]) -> DataKey:
+        """``plaintext`` (32 bytes) wrapped by the active KEK (to move a key under a new master version)."""
+
     def decrypt_data_key(self, key_id: str, wrapped: bytes, context: Mapping[str, str]) -> bytes:
         """Unwrap; raise KeyUnavailable when the key id is unknown or the context differs."""

@@ -26,6 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.crypto.keyring import DataKey, KeyServiceUnavailable, KeyUnavailable
+from chalicelib.crypto.kms_versions import KmsVersionStore
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +59,35 @@ def _code(exc: ClientError) -> str:
 
 
 class KmsKeyRing:
-    def __init__(self, client: Any, key_id: str) -> None:
+    def __init__(self, client: Any, key_id: str, versions: KmsVersionStore | None = None) -> None:
         if not key_id:
             raise ValueError("a KMS key id, ARN or alias is required")
         self._client = client
         self._configured = key_id
         self._arn: str | None = None
+        # After `deltadb key rotate` the current master is the one _keys/master.json names.
+        self._versions = versions
+
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    @property
+    def versions(self) -> KmsVersionStore | None:
+        return self._versions
+
+    @property
+    def configured_key_id(self) -> str:
+        return self._configured
+
+    def _rotated(self) -> str | None:
+        return self._versions.current() if self._versions is not None else None
 
     @property
     def active_key_id(self) -> str:
-        """The configured key's ARN once known (resolve(), or the first data key); never calls KMS."""
-        return self._arn or self._configured
+        """The current version's ARN: the recorded one after a rotation, else the configured key's
+        (once known: resolve(), or the first data key); never calls KMS."""
+        return self._rotated() or self._arn or self._configured
 
     def resolve(self) -> None:
         """Learn the configured key's ARN; on failure keep the configured name (the first data key tells)."""
@@ -93,16 +112,29 @@ class KmsKeyRing:
         return None
 
     def generate_data_key(self, context: Mapping[str, str]) -> DataKey:
+        rotated = self._rotated()
         try:
             out = self._client.generate_data_key(
-                KeyId=self._configured, KeySpec="AES_256", EncryptionContext=dict(context)
+                KeyId=rotated or self._configured, KeySpec="AES_256", EncryptionContext=dict(context)
             )
         except ClientError as exc:
             raise KmsUnavailable(f"KMS GenerateDataKey failed: {_code(exc)}") from None
         except BotoCoreError as exc:
             raise KmsUnavailable(f"KMS GenerateDataKey failed: {type(exc).__name__}") from None
-        self._arn = str(out["KeyId"])
-        return DataKey(plaintext=out["Plaintext"], wrapped=out["CiphertextBlob"], key_id=self._arn)
+        if rotated is None:
+            self._arn = str(out["KeyId"])
+        return DataKey(plaintext=out["Plaintext"], wrapped=out["CiphertextBlob"], key_id=str(out["KeyId"]))
+
+    def wrap_data_key(self, plaintext: bytes, context: Mapping[str, str]) -> DataKey:
+        try:
+            out = self._client.encrypt(
+                KeyId=self._rotated() or self._configured, Plaintext=plaintext, EncryptionContext=dict(context)
+            )
+        except ClientError as exc:
+            raise KmsUnavailable(f"KMS Encrypt failed: {_code(exc)}") from None
+        except BotoCoreError as exc:
+            raise KmsUnavailable(f"KMS Encrypt failed: {type(exc).__name__}") from None
+        return DataKey(plaintext=plaintext, wrapped=out["CiphertextBlob"], key_id=str(out["KeyId"]))
 
     def decrypt_data_key(self, key_id: str, wrapped: bytes, context: Mapping[str, str]) -> bytes:
         try:

@@ -12,11 +12,12 @@ import logging
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from chalicelib.crypto.envelope import EnvelopeError
+from chalicelib.crypto.envelope import DatabaseGone, EnvelopeError
 from chalicelib.crypto.keyring import KeyServiceUnavailable
 from chalicelib.errors import (
     BadRequest,
     DeltaError,
+    Gone,
     IntegrityError,
     NotFound,
     PreconditionFailed,
@@ -86,6 +87,8 @@ class Handler:
             return to_result(NotFound("not found"))
         except VersionMismatch:
             return to_result(PreconditionFailed("precondition failed: the object changed"))
+        except DatabaseGone as exc:  # shredded between the handler's check and the envelope's
+            return to_result(Gone(str(exc)))
         except EnvelopeError as exc:
             log.error("integrity failure in %s: %s", call.action, exc)
             return to_result(IntegrityError("stored entity failed integrity verification"))

@@ -99,6 +99,7 @@ class EntityHandler(Handler):
     @implements(ListKeys)
     def list_keys(self, c: ListKeys) -> KeyPage:
         folder = entity_folder(names.validate(c.db, "database name"))
+        self.entities.check_not_shredded(c.db)
         if c.after and (c.after != names.encode(names.decode(c.after)) or "/" in c.after):
             raise BadRequest("invalid cursor")
         if not 1 <= c.limit <= MAX_KEYS_PAGE:
@@ -113,7 +114,9 @@ class EntityHandler(Handler):
 
     @implements(ListDatabases)
     def list_databases(self, _c: ListDatabases) -> Names:
-        return Names([names.decode(n) for n in self.entities.storage.list_folders(ENTITY_PREFIX)])
+        found = [names.decode(n) for n in self.entities.storage.list_folders(ENTITY_PREFIX)]
+        shredded = self.entities.keyring.databases.shredded() if found else set()
+        return Names([db for db in found if db not in shredded])  # (their objects are being removed)
 
     @implements(CreateOperation)
     def create_operation(self, c: CreateOperation) -> Done:

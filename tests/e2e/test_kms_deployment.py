@@ -62,7 +62,8 @@ def test_up_with_kms_and_s3(moto: s3servers.S3Server, tmp_path: Path) -> None:
         objects = s3.list_objects_v2(Bucket=bucket, Prefix="files/")["Contents"]  # type: ignore[attr-defined]
         (blob,) = [s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in objects]  # type: ignore[attr-defined]
         header = json.loads(blob[7 : 7 + int.from_bytes(blob[5:7], "big")])
-        assert header["kid"] == arn and marker.encode() not in blob
+        record = json.loads(s3.get_object(Bucket=bucket, Key="_keys/databases/people.json")["Body"].read())  # type: ignore[attr-defined]
+        assert record["master"] == arn and header["dbk"] == record["id"] and marker.encode() not in blob
         assert not (srv.secrets_dir / "keyring.json").exists()  # no local KEK anywhere
 
         main_env = main_process_env(srv)

@@ -88,7 +88,13 @@ def test_each_function_gets_only_what_it_does(packaged: Path) -> None:
         return out
 
     rwd = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
-    assert objects("EntityWorkerRole") == {"files/*": rwd, "_ops/*": {"s3:GetObject", "s3:PutObject"}}
+    assert objects("EntityWorkerRole") == {
+        "files/*": rwd,
+        "_ops/*": {"s3:GetObject", "s3:PutObject"},
+        "_keys/databases/*": {"s3:GetObject", "s3:PutObject"},  # created on a database's first write
+        "_keys/shredded/*": {"s3:GetObject"},  # shred tombstones (written by the operator's CLI)
+        "_keys/master.json": {"s3:GetObject"},  # KMS master versions after a rotation
+    }
     assert objects("MetaWorkerRole") == {"templates/*": rwd, "_auth/keys/*": rwd}
     for st in (st for role in ("ApiHandlerRole", "EntityWorkerRole", "MetaWorkerRole") for st in statements(res, role)):
         assert st["Resource"] != "*" and "*" not in "".join(st["Action"]), st

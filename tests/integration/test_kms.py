@@ -22,6 +22,7 @@ from chalicelib.crypto.keyring import KeyUnavailable
 from chalicelib.crypto.kms_keyring import KmsKeyRing, KmsUnavailable
 from chalicelib.storage.memory import MemoryStorage
 from tests.conftest import ADMIN_KEY, s3_endpoint
+from tests.keyhelpers import hierarchy
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 CONTEXT = {"purpose": "deltadb-entity", "db": "people"}
@@ -76,16 +77,17 @@ def test_sealed_entities_survive_moving_the_alias_to_a_new_key(kms: Any) -> None
     old = new_key(kms)
     alias = new_alias(kms, old)
     ring = KmsKeyRing(kms, alias)
-    blob = envelope.seal(ring, "people", "alice", b'{"v":1}')
+    keys = hierarchy(ring)
+    blob = envelope.seal(keys, "people", "alice", b'{"v":1}')
     new = new_key(kms)
     kms.update_alias(AliasName=alias, TargetKeyId=key_id(new))
-    blob2 = envelope.seal(ring, "people", "bob", b'{"v":2}')
-    assert json.loads(blob[7 : 7 + int.from_bytes(blob[5:7], "big")])["kid"] == old
-    assert json.loads(blob2[7 : 7 + int.from_bytes(blob2[5:7], "big")])["kid"] == new
-    assert envelope.open_(ring, "people", "alice", blob) == b'{"v":1}'
-    assert envelope.open_(ring, "people", "bob", blob2) == b'{"v":2}'
+    blob2 = envelope.seal(keys, "pets", "bob", b'{"v":2}')
+    assert envelope.master_key_id(keys, "people", blob) == old  # the record names the key that wraps it
+    assert envelope.master_key_id(keys, "pets", blob2) == new  # a new database key: under the alias's new key
+    assert envelope.open_(keys, "people", "alice", blob) == b'{"v":1}'
+    assert envelope.open_(keys, "pets", "bob", blob2) == b'{"v":2}'
     with pytest.raises(envelope.EnvelopeError):
-        envelope.open_(ring, "people", "mallory", blob)  # moved to another entity
+        envelope.open_(keys, "people", "mallory", blob)  # moved to another entity
 
 
 def test_a_disabled_or_missing_key_is_reported_at_start(kms: Any) -> None:
@@ -134,8 +136,11 @@ def test_the_api_with_its_kek_in_kms(kms: Any, api_on: Any) -> None:
     assert client.http.put("/entity/people", body=json.dumps({"alice": doc}), headers=AUTH).status_code == 200
     (stored,) = store.list("files/")
     blob = store.get(stored).data
-    assert b"plaintext-marker-7f3a" not in blob and arn.encode() in blob
-    client.runtime.processing.entity_handler.entities.cache.clear()  # a cold read goes to KMS
+    assert b"plaintext-marker-7f3a" not in blob
+    assert json.loads(store.get("_keys/databases/people.json").data)["master"] == arn  # the database key's KEK
+    entities = client.runtime.processing.entity_handler.entities
+    entities.cache.clear()
+    entities.keyring.databases.forget("people")  # a cold read goes to KMS
     got = client.http.get("/entity/people?key=alice", headers=AUTH)
     assert got.status_code == 200 and json.loads(got.body) == doc
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from pathlib import Path
@@ -10,16 +9,24 @@ from pathlib import Path
 import pytest
 
 from chalicelib.crypto import envelope
+from chalicelib.crypto.hierarchy import KeyHierarchy
 from chalicelib.crypto.keyring import KeyUnavailable
 from chalicelib.crypto.local_keyring import LocalKeyRing, key_id_for
+from chalicelib.storage.memory import MemoryStorage
+from tests.keyhelpers import header_of, hierarchy
 
 
 @pytest.fixture
-def ring() -> LocalKeyRing:
+def master() -> LocalKeyRing:
     return LocalKeyRing.from_master_key(os.urandom(32))
 
 
-def test_roundtrip_and_fresh_keys(ring: LocalKeyRing) -> None:
+@pytest.fixture
+def ring(master: LocalKeyRing) -> KeyHierarchy:
+    return hierarchy(master)
+
+
+def test_roundtrip_and_fresh_keys(ring: KeyHierarchy) -> None:
     a = envelope.seal(ring, "db", "k", b'{"x":1}')
     b = envelope.seal(ring, "db", "k", b'{"x":1}')
     assert a != b  # fresh data key and nonce each time
@@ -27,22 +34,23 @@ def test_roundtrip_and_fresh_keys(ring: LocalKeyRing) -> None:
     assert b'{"x":1}' not in a
 
 
-def test_header_records_version_and_key_id(ring: LocalKeyRing) -> None:
+def test_header_records_version_and_database_key_id(ring: KeyHierarchy) -> None:
     blob = envelope.seal(ring, "db", "k", b"v")
-    assert blob[:4] == b"DDBE" and blob[4] == 1
-    hlen = int.from_bytes(blob[5:7], "big")
-    header = json.loads(blob[7 : 7 + hlen])
-    assert header["kid"] == ring.active_key_id and header["alg"] == "A256GCM"
+    assert blob[:4] == b"DDBE" and blob[4] == 2
+    header = header_of(blob)
+    assert set(header) == {"alg", "dbk", "wk", "n"} and header["alg"] == "A256GCM"
+    record = ring.databases.read("db")
+    assert record is not None and header["dbk"] == record.id and record.master == ring.active_key_id
 
 
 @pytest.mark.parametrize(("db", "key"), [("db", "other"), ("other", "k"), ("dbk", ""), ("d", "bk")])
-def test_blob_bound_to_its_place(ring: LocalKeyRing, db: str, key: str) -> None:
+def test_blob_bound_to_its_place(ring: KeyHierarchy, db: str, key: str) -> None:
     blob = envelope.seal(ring, "db", "k", b"v")
     with pytest.raises(envelope.EnvelopeError):
         envelope.open_(ring, db, key, blob)
 
 
-def test_every_byte_is_authenticated(ring: LocalKeyRing) -> None:
+def test_every_byte_is_authenticated(ring: KeyHierarchy) -> None:
     blob = envelope.seal(ring, "db", "k", b"some value")
     for i in range(len(blob)):
         tampered = bytearray(blob)
@@ -51,22 +59,25 @@ def test_every_byte_is_authenticated(ring: LocalKeyRing) -> None:
             envelope.open_(ring, "db", "k", bytes(tampered))
 
 
-def test_wrong_keyring_fails(ring: LocalKeyRing) -> None:
+def test_wrong_keyring_fails(ring: KeyHierarchy) -> None:
     blob = envelope.seal(ring, "db", "k", b"v")
-    with pytest.raises(envelope.EnvelopeError):
-        envelope.open_(LocalKeyRing.from_master_key(os.urandom(32)), "db", "k", blob)
+    other = LocalKeyRing.from_master_key(os.urandom(32))
+    with pytest.raises(envelope.EnvelopeError):  # same stored records, another master
+        envelope.open_(hierarchy(other, ring.databases.storage), "db", "k", blob)
 
 
 def test_rotation_keeps_old_entities_readable() -> None:
     old, new = os.urandom(32), os.urandom(32)
-    ring1 = LocalKeyRing.from_master_key(old)
+    store = MemoryStorage()
+    ring1 = hierarchy(LocalKeyRing.from_master_key(old), store)
     blob = envelope.seal(ring1, "db", "k", b"v")
-    ring2 = LocalKeyRing({key_id_for(old): old, key_id_for(new): new}, key_id_for(new))
+    ring2 = hierarchy(LocalKeyRing({key_id_for(old): old, key_id_for(new): new}, key_id_for(new)), store)
     assert envelope.open_(ring2, "db", "k", blob) == b"v"
     assert envelope.seal(ring2, "db", "k", b"v") != blob
 
 
-def test_unwrap_checks_context(ring: LocalKeyRing) -> None:
+def test_unwrap_checks_context(master: LocalKeyRing) -> None:
+    ring = master
     dk = ring.generate_data_key({"db": "a"})
     assert ring.decrypt_data_key(dk.key_id, dk.wrapped, {"db": "a"}) == dk.plaintext
     with pytest.raises(KeyUnavailable):
@@ -83,7 +94,7 @@ def test_key_file_created_once_with_mode_0600(tmp_path: Path) -> None:
     assert LocalKeyRing.create_file(path) is False
     assert path.read_bytes() == first
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    ring = LocalKeyRing.from_file(path)
-    blob = envelope.seal(ring, "db", "k", b"v")
-    assert envelope.open_(LocalKeyRing.from_file(path), "db", "k", blob) == b"v"
+    store = MemoryStorage()
+    blob = envelope.seal(hierarchy(LocalKeyRing.from_file(path), store), "db", "k", b"v")
+    assert envelope.open_(hierarchy(LocalKeyRing.from_file(path), store), "db", "k", blob) == b"v"
     assert list(path.parent.glob("*.tmp")) == []

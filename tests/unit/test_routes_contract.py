@@ -482,8 +482,9 @@ def test_layout_and_no_plaintext_at_rest(api: Api, backend: str) -> None:
     api.put("/schema/s", {"type": "object"})
     api.create_key(["read"])
     objects = api.objects()
-    assert {k.split("/", 1)[0] for k in objects} == {"_auth", "files", "templates"}
+    assert {k.split("/", 1)[0] for k in objects} == {"_auth", "_keys", "files", "templates"}
     assert "files/db/k" in objects and "templates/s.json" in objects
+    assert "_keys/databases/db.json" in objects  # the database key, wrapped by the master
     for key, data in objects.items():
         assert marker.encode() not in data, key
         assert not key.rsplit("/", 1)[-1].startswith(".tmp")
@@ -493,7 +494,7 @@ def test_layout_and_no_plaintext_at_rest(api: Api, backend: str) -> None:
     assert all(material not in data for data in objects.values())
     if backend == "fs":
         top = sorted(p.name for p in api.data_dir.iterdir())
-        assert top == [".deltadb.lock", "_auth", "files", "templates"]  # the lock file holds no data
+        assert top == [".deltadb.lock", "_auth", "_keys", "files", "templates"]  # the lock file holds no data
         assert (api.data_dir / ".deltadb.lock").stat().st_size == 0
         assert not [p for p in api.data_dir.rglob(".tmp*")]
 
@@ -502,7 +503,7 @@ def _tamper(api: Api, key: str, change: Any) -> None:
     api.storage.put(key, change(bytearray(api.storage.get(key).data)))
 
 
-@pytest.mark.parametrize("where", ["ciphertext", "header", "wrapped_key", "truncate", "version"])
+@pytest.mark.parametrize("where", ["ciphertext", "header", "wrapped_key", "truncate", "version", "unknown_version"])
 def test_tampering_is_detected(api: Api, where: str) -> None:
     api.put("/entity/db", {"k": {"v": "x" * 100}})
     assert api.get("/entity/db?key=k").status == 200  # warm the read cache: tampering must still show
@@ -521,7 +522,9 @@ def test_tampering_is_detected(api: Api, where: str) -> None:
         elif where == "truncate":
             del blob[-1]
         elif where == "version":
-            blob[4] = 2
+            blob[4] = 1  # claims the other readable format
+        elif where == "unknown_version":
+            blob[4] = 3
         return bytes(blob)
 
     _tamper(api, "files/db/k", change)
