@@ -1,6 +1,7 @@
 """Settings: the one place that reads configuration (environment variables).
 
-Each setting is declared once, as a field of ``Settings`` made with ``setting()`` (chalicelib/settings_table.py): its
+Each setting is declared once, as a field of ``Settings`` made with ``setting()`` (chalicelib/settings_table.py;
+the storage and OIDC groups in config_storage.py and config_oidc.py, which ``Settings`` inherits): its
 environment variable(s), parser, default, help text, the ``deltadb`` flag and the
 commands that take it, and its own limits (choices, minimum). ``Settings.from_env``
 and the CLI's flags (local/flags.py, help text naming the variable) both come from
@@ -23,7 +24,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chalicelib.auth.oidc_rules import parse_permissions, settings_problem
+from chalicelib.auth.oidc_rules import settings_problem
+from chalicelib.config_oidc import OidcSettings
+from chalicelib.config_storage import StorageSettings
 from chalicelib.durations import parse_duration, parse_size
 from chalicelib.settings_table import (
     API_COMMANDS,
@@ -76,7 +79,9 @@ def seconds_or_duration(text: str) -> float:
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(StorageSettings, OidcSettings):
+    """Every setting of the app: these, and the storage and OIDC ones it inherits."""
+
     data_dir: Path = setting(
         Path("data"), env="DELTADB_DATA_DIR", parse=Path, flag="--data-dir", shown="./data",
         help="storage root: files/, templates/, _auth/ directly under it",
@@ -205,29 +210,6 @@ class Settings:
         None, env=("DELTADB_LAMBDA_PREFIX", Env("AWS_LAMBDA_FUNCTION_NAME", parse=lambda fn: f"{fn}-")),
         shown="<this function>-", help="prefix of the deployed handler functions' names",
     )  # fmt: skip
-    # Storage backend: "fs", "s3", or "auto" (S3 when an endpoint is set or in Lambda).
-    storage: str = setting(
-        "auto", env="DELTADB_STORAGE", parse=lower, flag="--storage", choices=("auto", "fs", "s3"),
-        help="storage backend; auto: S3 when an endpoint is set, or in Lambda",
-    )  # fmt: skip
-    # The S3_* names are the Go version's; users already have them set.
-    s3_endpoint: str | None = setting(None, env="S3_ENDPOINT", flag="--s3-endpoint", shown="empty = filesystem",
-                                      help="host:port or URL of an S3-compatible service")  # fmt: skip
-    s3_access_key: str | None = setting(None, env="S3_ACCESS_KEY", secret=True, flag="--s3-access-key",
-                                        help="access key id")  # fmt: skip
-    s3_secret_key: str | None = setting(None, env="S3_SECRET_KEY", secret=True, flag="--s3-secret-key",
-                                        help="secret key (prefer the env var: flags show in ps)")  # fmt: skip
-    s3_bucket: str = setting("deltadatabase", env="S3_BUCKET", flag="--s3-bucket", help="bucket")
-    s3_use_ssl: bool = setting(False, env="S3_USE_SSL", parse=boolean, flag="--s3-use-ssl", shown="false",
-                               help="TLS to the endpoint (true for AWS)")  # fmt: skip
-    s3_region: str | None = setting(None, env="S3_REGION", flag="--s3-region", shown="empty",
-                                    help="region (empty works for MinIO, SeaweedFS)")  # fmt: skip
-    s3_create_bucket: bool = setting(False, env="S3_CREATE_BUCKET", parse=boolean, flag="--s3-create-bucket",
-                                     shown="false", help="create the bucket when it is missing")  # fmt: skip
-    s3_retry_mode: str = setting(
-        "standard", env="S3_RETRY_MODE", parse=lower, flag="--s3-retry-mode", choices=("standard", "adaptive"),
-        hidden_choices=("legacy",), help="botocore retry mode",
-    )  # fmt: skip
     # Metrics (docs/operations.md#metrics). The endpoint's port and address are the HTTP server's
     # settings (local/server_settings.py); these say what each process records.
     metrics_dir: Path | None = setting(
@@ -242,39 +224,6 @@ class Settings:
     metrics_disabled: bool = setting(
         False, env="POWERTOOLS_METRICS_DISABLED", parse=boolean, shown="false",
         help="no embedded-metric-format lines in Lambda (Powertools' own switch)",
-    )  # fmt: skip
-    s3_unquoted_etag: bool = setting(False, env="S3_UNQUOTED_ETAG", parse=boolean, shown="false",
-                                     help="send If-Match without quotes (Ceph RadosGW)")  # fmt: skip
-
-    localstack: bool = setting(
-        False, env="DELTADB_LOCALSTACK", parse=boolean, flag="--localstack", shown="off",
-        help="S3 and KMS endpoints of a LocalStack found by localstack-client (LOCALSTACK_HOST, EDGE_PORT); local only",
-    )  # fmt: skip
-    # External identity (OIDC access tokens as Bearer credentials); chalicelib/auth/oidc*.py, docs/deploy.md.
-    oidc_issuer: str | None = setting(
-        None, env="DELTADB_OIDC_ISSUER", shown="off", help="OIDC issuer URL (the tokens' iss); turns OIDC tokens on"
-    )
-    oidc_audience: tuple[str, ...] = setting(
-        (), env="DELTADB_OIDC_AUDIENCE", parse=csv, shown="",
-        help="accepted audiences, comma-separated: the API's aud, or the app client ids (see _AUDIENCE_CLAIM)",
-    )  # fmt: skip
-    oidc_audience_claim: str = setting(
-        "aud", env="DELTADB_OIDC_AUDIENCE_CLAIM", parse=lower, choices=("aud", "client_id"),
-        help="the claim checked against the audience: aud, or client_id (Cognito access tokens have no aud)",
-    )  # fmt: skip
-    oidc_jwks_url: str | None = setting(
-        None, env="DELTADB_OIDC_JWKS_URL", shown="discovered",
-        help="the issuer's JWKS; default <issuer>/.well-known/jwks.json for Cognito, else from "
-        "<issuer>/.well-known/openid-configuration",
-    )  # fmt: skip
-    oidc_claim: str = setting(
-        "groups", env="DELTADB_OIDC_CLAIM",
-        help="the claim mapped to permissions: groups, cognito:groups, scope, roles, or a dotted path "
-        "(realm_access.roles)",
-    )  # fmt: skip
-    oidc_permissions: tuple[tuple[str, frozenset[str]], ...] = setting(
-        (), env="DELTADB_OIDC_PERMISSIONS", parse=parse_permissions, shown="",
-        help="claim value -> permissions, e.g. deltadb-admins=admin,deltadb-writers=read+write,deltadb-readers=read",
     )  # fmt: skip
 
     @property

@@ -37,7 +37,7 @@ class AdminService:
         if not isinstance(body, dict) or set(body) - {"db"}:
             raise BadRequest("body must be empty or a JSON object with an optional 'db'")
         db = body.get("db")
-        if db is not None:
+        if "db" in body:  # given, it must be a name: null is not "every database"
             names.validate(db, "database name")
             if db not in self.handlers.call(ListDatabases()).names:
                 raise NotFound(f"no database named {db!r} (it holds no entities)")
