@@ -1,6 +1,6 @@
 """Before a server starts: settings, first-start secrets, the address, storage and KMS.
 
-Everything is built with the composition root's builders (chalicelib/bootstrap.py),
+Everything is built with the composition root's builders (chalicelib/builders.py),
 as the server processes will build it. On the filesystem it also sweeps: temp files of
 killed writers, and asynchronous operations older than their retention. A problem ends
 the start with one plain sentence on stderr and an exit code (2: configuration or
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError
 
 from chalicelib import operations, provisioning
-from chalicelib.bootstrap import build_kms_keyring, build_storage
+from chalicelib.builders import build_kms_keyring, build_storage
 from chalicelib.config import ConfigError, Settings
 from chalicelib.localstack import s3_endpoint
 from chalicelib.storage.fs import FileStorage

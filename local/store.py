@@ -15,7 +15,8 @@ from collections.abc import Callable
 from functools import wraps
 
 from chalicelib import audit, provisioning
-from chalicelib.bootstrap import Runtime, build_keyring, setup_logging
+from chalicelib.bootstrap import Runtime, setup_logging
+from chalicelib.builders import build_keyring
 from chalicelib.config import ConfigError, Settings
 from chalicelib.errors import BadRequest, DeltaError
 from chalicelib.handler_client import HandlerClient
