@@ -41,6 +41,7 @@ SHREDDED = "_keys/shredded/"
 RECORD_VERSION = 1
 SHRED_CHECK_SECONDS = 2.0  # at most this long before a process refuses a shredded database
 PURPOSE = "deltadb-database"
+LOAD_STRIPES = 64  # locks that serialise loading a database's key (per process), by hash of its name
 
 
 class DatabaseShredded(KeyUnavailable):
@@ -126,6 +127,7 @@ class DatabaseKeys:
         self._shredded: Bounded[str, tuple[float, bool]] = Bounded.lru(max_databases)
         self._records: Bounded[str, tuple[float, DbKeyRecord | None]] = Bounded.lru(max_databases)
         self._lock = threading.Lock()
+        self._loading = tuple(threading.Lock() for _ in range(LOAD_STRIPES))
         self.unwraps = 0  # master unwraps (KMS Decrypt calls with KMS), for tests and the benchmark
 
     # -- reading and creating records ------------------------------------------------
@@ -165,27 +167,41 @@ class DatabaseKeys:
     def _fresh(self, entry: _Entry | None, now: float) -> bool:
         return entry is not None and now - entry.loaded_at < self.limits.max_age
 
+    def _take(self, entry: _Entry | None, now: float, size: int) -> tuple[str, bytes] | None:
+        """(id, key) of ``entry``, counting one message of ``size`` bytes, if it is fresh and within its bounds."""
+        lim = self.limits
+        with self._lock:
+            if (
+                entry is None
+                or not self._fresh(entry, now)
+                or entry.messages >= lim.max_messages
+                or entry.bytes + size > lim.max_bytes
+            ):
+                return None
+            entry.messages += 1
+            entry.bytes += size
+            return entry.record.id, entry.material
+
     # -- the envelope's two questions ------------------------------------------------
     def for_sealing(self, db: str, size: int) -> tuple[str, bytes]:
         """(id, key) of the database's current key, created on first use; counts one message of ``size`` bytes."""
         self.check_not_shredded(db)
-        now, lim = self._clock(), self.limits
+        now = self._clock()
         entry = self._keys.get(db)
-        with self._lock:
-            if (
-                entry is not None
-                and self._fresh(entry, now)
-                and entry.messages < lim.max_messages
-                and entry.bytes + size <= lim.max_bytes
-            ):
-                entry.messages += 1
-                entry.bytes += size
-                return entry.record.id, entry.material
-        record = self.read(db)
-        record, material = self._create(db) if record is None else (record, self._unwrap(record))
-        entry = _Entry(record, material, now)
-        entry.messages, entry.bytes = 1, size
-        self._keys.put(db, entry)
+        if (taken := self._take(entry, now, size)) is not None:
+            return taken
+        # One loader per database in this process: requests racing on a cold (or expired)
+        # key wait for the first one instead of each reading, unwrapping (a KMS Decrypt) or
+        # creating (a GenerateDataKey and a conditional put). Striped locks, so a slow load
+        # of one database holds back only the few that share its stripe.
+        with self._loading[hash(db) % len(self._loading)]:
+            if (taken := self._take(self._keys.get(db), now, size)) is not None:
+                return taken  # loaded by the request this one waited for
+            record = self.read(db)
+            record, material = self._create(db) if record is None else (record, self._unwrap(record))
+            entry = _Entry(record, material, now)
+            entry.messages, entry.bytes = 1, size
+            self._keys.put(db, entry)
         return record.id, material
 
     def for_opening(self, db: str, key_id: str) -> bytes:

@@ -6,12 +6,16 @@ import base64
 import json
 import os
 import stat
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from chalicelib.crypto import envelope, key_file, local_keyring
 from chalicelib.crypto.database_keys import CacheLimits, DatabaseKeys, tombstone_object
+from chalicelib.crypto.keyring import DataKey
 from chalicelib.crypto.local_keyring import LocalKeyRing, key_id_for
 from chalicelib.storage.memory import MemoryStorage
 from tests.keyhelpers import header_of, hierarchy, seal_v1
@@ -95,6 +99,31 @@ def test_processes_racing_to_create_a_database_key_agree_on_one(monkeypatch: pyt
     rival_id, rival_key = rival.for_sealing("db", 1)
     assert (loser_id, loser_key) == (rival_id, rival_key)  # the loser re-read and uses the winner's key
     assert len([k for k in store.raw() if k.startswith("_keys/databases/")]) == 1
+
+
+def test_requests_racing_on_a_cold_database_key_in_one_process_load_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    store, master = MemoryStorage(), LocalKeyRing.from_master_key(os.urandom(32))
+    keys = DatabaseKeys(store, master)
+    generated: list[Mapping[str, str]] = []
+    puts: list[str] = []
+    real_generate, real_put = master.generate_data_key, store.put
+
+    def generate(context: Mapping[str, str]) -> DataKey:
+        generated.append(context)
+        time.sleep(0.05)  # a KMS GenerateDataKey: long enough for every other request to arrive
+        return real_generate(context)
+
+    def put(key: str, data: bytes, **kw: object) -> str:
+        puts.append(key)
+        return real_put(key, data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(master, "generate_data_key", generate)
+    monkeypatch.setattr(store, "put", put)
+    with ThreadPoolExecutor(8) as pool:
+        got = set(pool.map(lambda _i: keys.for_sealing("db", 1), range(8)))
+    assert len(got) == 1  # every request seals under the one key
+    assert len(generated) == 1 and puts == ["_keys/databases/db.json"]  # one creation, not one per request
+    assert keys.unwraps == 0
 
 
 def _sealer(limits: CacheLimits, clock: list[float]) -> tuple[DatabaseKeys, DatabaseKeys]:

@@ -104,10 +104,15 @@ def test_http_requests_count_every_request_by_route_template(
 def test_storage_cache_and_invocations_are_counted(prometheus_app: Served) -> None:
     client, metrics = prometheus_app
     Traffic(client).round(["chat"], ["a", "b", "c"])
-    # one PUT of three entities: three entity.put calls, three object writes (plus nothing else written)
+    # one PUT of three entities: three entity.put calls; three entity objects written, plus the
+    # database's key record (_keys/databases/chat.json), created once by the first write to the
+    # database however many of its entities race to be first (nothing else written)
     assert total(metrics, "deltadb_handler_invocations_total", action="entity.put", outcome="ok") == 3
     assert total(metrics, "deltadb_handler_invocations_total", handler="entity_worker", outcome="not_found") >= 1
-    assert total(metrics, "deltadb_storage_operations_total", backend="fs", operation="put") == 3
+    assert total(metrics, "deltadb_storage_operations_total", backend="fs", operation="put") == 3 + 1
+    # a second PUT to the same database writes its entity objects only: the key record exists
+    assert Traffic(client)("PUT", "/entity/chat", {k: {"v": 2} for k in ("a", "b", "c")}) == 200
+    assert total(metrics, "deltadb_storage_operations_total", backend="fs", operation="put") == 4 + 3
     assert total(metrics, "deltadb_storage_operations_total", backend="fs", operation="delete") == 1
     assert total(metrics, "deltadb_storage_errors_total") == 0  # not found is an answer, not an error
     # each key read twice after its write: the value cache answers (revalidated by etag)
