@@ -1,7 +1,7 @@
 """`deltadb up --localstack`: the main worker and a processing worker find the LocalStack the
 tests start through localstack-client's discovery (LOCALSTACK_HOST), with no S3 endpoint, no
 KMS endpoint and no AWS credentials given; the entities land in LocalStack's S3, their data
-keys wrapped by LocalStack's KMS."""
+keys wrapped by their database's key, itself wrapped by LocalStack's KMS."""
 
 from __future__ import annotations
 
@@ -61,7 +61,10 @@ def test_up_with_the_localstack_switch(
         (obj,) = s3.list_objects_v2(Bucket=bucket, Prefix="files/")["Contents"]
         blob = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
         header = json.loads(blob[7 : 7 + int.from_bytes(blob[5:7], "big")])
-        assert header["kid"] == arn and marker.encode() not in blob
+        assert blob[4] == 2 and marker.encode() not in blob  # format 2: sealed under the database's key
+        record = json.loads(s3.get_object(Bucket=bucket, Key="_keys/databases/people.json")["Body"].read())
+        assert header["dbk"] == record["id"]
+        assert record["master"] == arn  # the database key is wrapped by LocalStack's KMS key
         assert not (srv.secrets_dir / "keyring.json").exists()
     finally:
         srv.cleanup()
