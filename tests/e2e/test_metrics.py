@@ -84,7 +84,9 @@ def test_serve_two_processes_one_endpoint_and_counts_survive_a_killed_process(se
     route = {"route": "/entity/{db}", "method": "PUT", "status": "200"}
     assert total(after, "deltadb_http_requests_total", **route) == n
     assert total(after, "deltadb_http_request_duration_seconds_count", route="/entity/{db}", method="PUT") == n
-    assert total(after, "deltadb_storage_operations_total", backend="fs", operation="put") == n
+    # n entity objects, and the key record of each of the 7 databases, written by its first PUT
+    assert total(after, "deltadb_storage_operations_total", backend="fs", operation="put") == n + 7
+    assert len(list((srv.data_dir / "_keys" / "databases").iterdir())) == 7
     assert total(after, "deltadb_handler_invocations_total", action="entity.put", outcome="ok") == n
     names = {f"db{i}" for i in range(7)} | {f"k{i}" for i in range(n)}
     assert not {v for _n, ls, _v in after for v in ls.values()} & names, "no database name or key in a label"
@@ -124,8 +126,9 @@ def test_up_one_endpoint_over_the_main_and_the_processing_workers(tmp_path: Path
         after = scrape(mport)
         assert total(after, "deltadb_http_requests_total") - total(before, "deltadb_http_requests_total") == 2 * n
         assert total(after, "deltadb_http_requests_total", route="/entity/{db}", method="GET", status="200") == n
-        # counted in the processing workers' processes, summed by the one endpoint
-        assert total(after, "deltadb_storage_operations_total", backend="fs", operation="put") == n
+        # counted in the processing workers' processes, summed by the one endpoint: n entity
+        # objects, and the key record of each of the 7 databases, written by its first PUT
+        assert total(after, "deltadb_storage_operations_total", backend="fs", operation="put") == n + 7
         assert total(after, "deltadb_handler_invocations_total", handler="entity_worker", action="entity.get") == n
         assert total(after, "deltadb_workers_available") == 2
     finally:

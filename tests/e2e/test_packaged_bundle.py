@@ -513,8 +513,9 @@ def _emf_sum(lines: list[dict[str, Any]], metric: str, **dims: str) -> float:
 def test_each_function_writes_its_figures_as_embedded_metric_format(deployed: Deployment) -> None:
     marks = {name: log.stat().st_size for name, log in deployed.logs.items()}
     key = f"emf-{uuid.uuid4().hex[:8]}"
-    assert deployed.admin("PUT", "/entity/metricsdb", {key: {"v": 1}}).status == 200
-    assert deployed.admin("GET", f"/entity/metricsdb?key={key}").status == 200
+    db = f"metricsdb-{uuid.uuid4().hex[:8]}"  # a new database: its first write also creates its key record
+    assert deployed.admin("PUT", f"/entity/{db}", {key: {"v": 1}}).status == 200
+    assert deployed.admin("GET", f"/entity/{db}?key={key}").status == 200
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not _emf_lines(deployed.logs["EntityWorker"], marks["EntityWorker"]):
         time.sleep(0.05)
@@ -523,10 +524,12 @@ def test_each_function_writes_its_figures_as_embedded_metric_format(deployed: De
     for doc in api + entity:
         (directive,) = doc["_aws"]["CloudWatchMetrics"]
         assert directive["Namespace"] == "DeltaDatabase", doc
-        assert "metricsdb" not in json.dumps(doc) and key not in json.dumps(doc), doc  # bounded dimensions
+        assert db not in json.dumps(doc) and key not in json.dumps(doc), doc  # bounded dimensions
     assert _emf_sum(api, "http_requests", route="/entity/{db}", method="PUT", status="200") == 1, deployed.output()
     assert _emf_sum(api, "http_requests", route="/entity/{db}", method="GET", status="200") == 1
     assert _emf_sum(api, "handler_invocations", handler="entity_worker", action="entity.put", outcome="ok") == 1
     assert not _emf_sum(api, "storage_operations")  # the API function holds no storage
-    assert _emf_sum(entity, "storage_operations", backend="s3", operation="put") == 1, deployed.output()
+    # two objects written by the entity worker: the entity, and the new database's key record
+    deployed.s3.head_object(Bucket=deployed.bucket, Key=f"_keys/databases/{db}.json")  # (raises if absent)
+    assert _emf_sum(entity, "storage_operations", backend="s3", operation="put") == 2, deployed.output()
     assert _emf_sum(entity, "http_requests") == 0
