@@ -14,9 +14,17 @@ from typing import Any
 
 from chalicelib import names
 from chalicelib.crypto import envelope
+from chalicelib.crypto.keyring import KeyUnavailable
 from chalicelib.entities import REWRAPPED, EntityStore, entity_folder, entity_object
-from chalicelib.errors import BadRequest, Conflict
-from chalicelib.handlers.walk_protocol import MAX_WALK_PAGE, ExportRows, RewrapCheckpoint, RewrapCounts, VerifyReport
+from chalicelib.errors import BadRequest, Conflict, Unavailable
+from chalicelib.handlers.walk_protocol import (
+    MAX_WALK_PAGE,
+    ExportRows,
+    KeyRecordsMoved,
+    RewrapCheckpoint,
+    RewrapCounts,
+    VerifyReport,
+)
 from chalicelib.storage.base import ObjectNotFound, Page, Storage, VersionMismatch
 
 CHECKPOINT_OBJECT = "_keys/rewrap-checkpoint.json"
@@ -57,6 +65,24 @@ def rewrap_page(entities: EntityStore, db: str, after: str, limit: int) -> Rewra
     failed = [o for o in outcomes if isinstance(o, dict)]
     rewrapped = sum(1 for o in outcomes if o == REWRAPPED)
     return RewrapCounts(rewrapped, len(outcomes) - rewrapped - len(failed), failed, next_after)
+
+
+def move_database_keys(entities: EntityStore, db: str | None) -> KeyRecordsMoved:
+    """Database key records still under an older master version moved under the current one.
+
+    This is what makes format-2 entities current after a rotation: ``deltadb key rotate``
+    moves every record, but a record created meanwhile by a process that had not yet seen
+    the rotation is still under the old version; a rewrap moves it (before walking its
+    database, and every record at the end of a walk over every database).
+    """
+    keys = entities.keyring.databases
+    try:
+        if db is not None:
+            return KeyRecordsMoved(int(keys.ensure_current_master(names.validate(db, "database name"))))
+        current = entities.keyring.active_key_id
+        return KeyRecordsMoved(sum(keys.ensure_current_master(r.db) for r in keys.records() if r.master != current))
+    except KeyUnavailable as exc:
+        raise Unavailable(f"a database key record cannot be moved: {exc}") from None
 
 
 def verify_page(entities: EntityStore, db: str, after: str, limit: int) -> VerifyReport:

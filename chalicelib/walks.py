@@ -5,12 +5,21 @@ drive these with the in-process handlers, and ``POST /admin/rewrap`` runs ``Rewr
 on the processing side (chalicelib/rewrap_operation.py) — one code path for every
 store and deployment.
 
-A rewrap is resumable: after each page its position (database and cursor), the key
-version it rewraps to and its counts are saved in a checkpoint object, compare-and-swap
+What a rewrap does under format 2 (docs/format.md): a rotation already moved every
+database key record under the new master version (``deltadb key rotate``, one
+compare-and-swap per database), so format-2 entities need nothing and are counted as
+skipped. The rewrap (a) moves any database key record still under an older master
+version — before walking each database, and every record after a walk over all of them
+(a record created meanwhile by a process that had not seen the rotation) — and (b)
+migrates format-1 entities to format 2 (re-encrypted, compare-and-swap per entity). After
+a complete rewrap nothing needs the older master versions: ``deltadb key retire`` them.
+
+A rewrap is resumable: after each page its position (database and cursor), the master
+key version it targets and its counts are saved in a checkpoint object, compare-and-swap
 on the checkpoint's etag, so two rewraps cannot interleave. Run again after an
 interruption (Ctrl-C, kill -9, a Lambda timeout), it continues from the checkpoint; a
 checkpoint for another scope or an older target key version is replaced (its work
-is not lost: what it rewrapped is simply skipped as current).
+is not lost: what it migrated is simply skipped as current).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from chalicelib.handlers.walk_protocol import (
     DeleteRewrapCheckpoint,
     ExportPage,
     GetRewrapCheckpoint,
+    MoveDatabaseKeys,
     RewrapCounts,
     RewrapPage,
     SaveRewrapCheckpoint,
@@ -69,9 +79,10 @@ def count_entities(caller: Caller, dbs: list[str]) -> int:
 
 @dataclass
 class RewrapTotals:
-    rewrapped: int = 0
-    skipped: int = 0
+    rewrapped: int = 0  # format-1 entities migrated to format 2
+    skipped: int = 0  # already format 2 (or deleted meanwhile)
     failed: int = 0
+    keys_moved: int = 0  # database key records this run moved (not in to_json: not a per-entity count)
 
     @property
     def done(self) -> int:
@@ -85,14 +96,14 @@ class RewrapTotals:
 class RewrapStart:
     """How a rewrap began: the key version it targets, and whether it resumed a checkpoint."""
 
-    target: str
+    target: str  # the current master key version
     resumed: bool
     replaced: bool  # a checkpoint of another scope or an older target was set aside
     totals: RewrapTotals
 
 
 class RewrapWalk:
-    """``run()`` rewraps every entity of ``db`` (or of every database) under the current key chain."""
+    """``run()`` puts ``db`` (or every database) under the current master: records moved, format 1 migrated."""
 
     def __init__(self, caller: Caller, db: str | None, page_size: int = PAGE) -> None:
         self.caller, self.db, self.page_size = caller, db, page_size
@@ -114,6 +125,7 @@ class RewrapWalk:
         etag = self._save(cp.target, position, totals, cp.etag)  # claims the checkpoint
         for db in self._remaining(at_db, at_after) if resumed else self.dbs:
             after = str(at_after) if resumed and db == at_db else ""
+            totals.keys_moved += self.caller.call(MoveDatabaseKeys(db)).moved  # even when its entities are all v2
             while True:
                 page = self.caller.call(RewrapPage(db, after, self.page_size))
                 totals.rewrapped += page.rewrapped
@@ -124,6 +136,8 @@ class RewrapWalk:
                 if page.next_after is None:
                     break
                 after = page.next_after
+        if self.db is None:  # records of databases without entities, or created while the walk ran
+            totals.keys_moved += self.caller.call(MoveDatabaseKeys(None)).moved
         self.caller.call(DeleteRewrapCheckpoint(etag))
         return totals
 

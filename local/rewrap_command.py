@@ -1,8 +1,10 @@
-"""``deltadb rewrap [--db DB] [--json]``: every entity's data key re-wrapped under the current key version.
+"""``deltadb rewrap [--db DB] [--json]``: everything under the current master key version.
 
-Online (the API keeps serving: compare-and-swap per entity) and resumable: the walk's
-checkpoint is saved in the store after each page, so a run stopped by Ctrl-C or
-``kill -9`` continues where it was when started again (and says so). A progress bar
+Database key records still under an older master version are moved (one compare-and-swap
+per database), format-1 entities are migrated to format 2; format-2 entities are counted
+as skipped (chalicelib/walks.py). Online (the API keeps serving: compare-and-swap per
+entity) and resumable: the walk's checkpoint is saved in the store after each page, so a
+run stopped by Ctrl-C or ``kill -9`` continues where it was when started again (and says so). A progress bar
 with rate and ETA on a terminal; ``--json`` prints one line
 ``{"rewrapped": n, "skipped": n, "failed": n}``. Exit 1 when an entity failed.
 """
@@ -70,5 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(totals.to_json()))
     else:
-        print(f"rewrapped {totals.rewrapped}, skipped {totals.skipped} (already current), failed {totals.failed}")
+        print(
+            f"rewrapped {totals.rewrapped} (format 1 -> 2), skipped {totals.skipped} (already current), "
+            f"failed {totals.failed}; database key records moved: {totals.keys_moved}"
+        )
     return 1 if totals.failed else 0

@@ -36,6 +36,8 @@ from chalicelib.handlers.walk_protocol import (
     ExportPage,
     ExportRows,
     GetRewrapCheckpoint,
+    KeyRecordsMoved,
+    MoveDatabaseKeys,
     RewrapCheckpoint,
     RewrapCounts,
     RewrapPage,
@@ -141,6 +143,10 @@ class EntityHandler(Handler):
     @implements(RewrapPage)
     def rewrap_page(self, c: RewrapPage) -> RewrapCounts:
         return walk_pages.rewrap_page(self.entities, c.db, c.after, c.limit)
+
+    @implements(MoveDatabaseKeys)
+    def move_database_keys(self, c: MoveDatabaseKeys) -> KeyRecordsMoved:
+        return walk_pages.move_database_keys(self.entities, c.db)
 
     @implements(VerifyPage)
     def verify_page(self, c: VerifyPage) -> VerifyReport:

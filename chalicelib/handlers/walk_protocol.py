@@ -21,10 +21,15 @@ MAX_WALK_PAGE = 1000
 # -- replies -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class RewrapCounts(Reply):
-    rewrapped: int
-    skipped: int  # already under the current key chain, or deleted meanwhile
+    rewrapped: int  # format 1 migrated to format 2 (re-encrypted, compare-and-swap)
+    skipped: int  # format 2 (current once its database key record is), or deleted meanwhile
     failed: list[dict[str, Any]]  # [{"db", "key", "error"}]
     next_after: str | None
+
+
+@dataclass(frozen=True)
+class KeyRecordsMoved(Reply):
+    moved: int  # database key records moved under the current master version (0: all were)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,17 @@ class RewrapPage(Call[RewrapCounts], action="entity.rewrap_page", function=ENTIT
     db: str
     after: str = ""
     limit: int = 100
+
+
+@dataclass(frozen=True)
+class MoveDatabaseKeys(Call[KeyRecordsMoved], action="rewrap.database_keys", function=ENTITY_FUNCTION):
+    """Move database key records still under an older master version under the current one.
+
+    Compare-and-swap per record (same key, new wrapping: no entity changes). ``db``: its
+    record only; None: every record, databases without entities included.
+    """
+
+    db: str | None = None
 
 
 @dataclass(frozen=True)
