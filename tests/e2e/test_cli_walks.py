@@ -1,7 +1,10 @@
 """`deltadb rewrap|verify|export|import` as subprocesses on a real data folder.
 
 The "old key version" is made as an operator would: entities written under the
-first key, then a new active key added to keyring.json by hand.
+first key, then a new active key added to keyring.json by hand (so, like a database a
+server created before it saw a rotation, the database key records stay under the old
+version until a rewrap moves them). Where a test needs per-entity rewrap work, the
+entities are format 1 (as written before format 2), sealed straight into the store.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from chalicelib.crypto.local_keyring import LocalKeyRing, key_id_for
 from chalicelib.entities import EntityStore, entity_object
 from chalicelib.storage.fs import FileStorage
 from tests import s3servers
+from tests.keyhelpers import seal_v1
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +48,7 @@ class Store:
         settings = Settings(data_dir=self.data, secrets_dir=self.secrets, admin_key="a" * 20)
         self.key_file = provisioning.ensure(settings).key_file
         assert self.key_file is not None
-        self.old_id = LocalKeyRing.from_file(self.key_file)._active
+        self.old_id = LocalKeyRing.from_file(self.key_file).active_key_id
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -59,13 +63,23 @@ class Store:
             for i in range(n):
                 store.put(db, f"k{i:05d}", json.dumps({"db": db, "i": i, "note": f"secret-value-{i}"}))
 
+    def fill_v1(self, counts: dict[str, int]) -> None:
+        """Format-1 entities (written before format 2) under the current master, straight into the store."""
+        master, storage = LocalKeyRing.from_file(self.key_file), FileStorage(self.data)
+        for db, n in counts.items():
+            for i in range(n):
+                value = json.dumps({"db": db, "i": i, "note": f"secret-value-{i}"}).encode()
+                storage.put(entity_object(db, f"k{i:05d}"), seal_v1(master, db, f"k{i:05d}", value))
+
     def rotate(self) -> str:
         """Add a new active key to keyring.json by hand, the old one kept for reading."""
         doc = json.loads(self.key_file.read_text())
         material = os.urandom(32)
         new_id = key_id_for(material)
+        for key in doc["keys"]:
+            key["state"] = "enabled" if key.get("state", "active") == "active" else key["state"]
         doc["keys"].append({"id": new_id, "material": base64.b64encode(material).decode(), "created_at": "2026-01-01"})
-        doc["active"] = new_id
+        doc["active"], doc["keys"][-1]["state"] = new_id, "active"
         self.key_file.write_text(json.dumps(doc))
         return new_id
 
@@ -81,7 +95,7 @@ def store(tmp_path: Path) -> Store:
 def test_rewrap_killed_with_sigkill_resumes_from_its_checkpoint(store: Store) -> None:
     counts = {"alpha": 1500, "beta": 1200, "gamma": 300}
     total = sum(counts.values())
-    store.fill(counts)
+    store.fill_v1(counts)
     new_id = store.rotate()
     checkpoint = store.data / "_keys" / "rewrap-checkpoint.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DELTADB_")}
@@ -127,6 +141,30 @@ def test_rewrap_killed_with_sigkill_resumes_from_its_checkpoint(store: Store) ->
 
     again = deltadb("rewrap", "--json", "--db", "beta", *store.flags)
     assert json.loads(again.stdout) == {"rewrapped": 0, "skipped": counts["beta"], "failed": 0}
+    retired = deltadb("key", "retire", store.old_id, *store.flags)
+    assert retired.returncode == 0, retired.stderr
+
+
+def test_v2_entities_need_only_their_database_key_records_moved_then_the_old_master_retires(store: Store) -> None:
+    counts = {"chat": 40, "notes": 7}
+    store.fill(counts)  # format 2: the records made under the first master
+    new_id = store.rotate()  # by hand: no record moved
+    before = {k: v for k, v in store.snapshot().items() if k.startswith("files/")}
+
+    one = deltadb("rewrap", "--db", "chat", *store.flags)
+    assert one.returncode == 0, one.stderr
+    assert b"rewrapped 0 (format 1 -> 2), skipped 40" in one.stdout and b"records moved: 1" in one.stdout
+    refused = deltadb("key", "retire", store.old_id, *store.flags)
+    assert refused.returncode == 1 and b"still wraps 1 database keys" in refused.stderr, refused.stderr
+
+    every = deltadb("rewrap", "--json", *store.flags)
+    assert json.loads(every.stdout) == {"rewrapped": 0, "skipped": 47, "failed": 0}, every.stderr
+    report = json.loads(deltadb("verify", "--json", *store.flags).stdout)
+    assert report == {"checked": 47, "ok": 47, "failed": [], "key_ids": {new_id: 47}}
+    assert {k: v for k, v in store.snapshot().items() if k.startswith("files/")} == before  # no entity rewritten
+    retired = deltadb("key", "retire", store.old_id, *store.flags)
+    assert retired.returncode == 0, retired.stderr
+    assert json.loads(store.entities().get("notes", "k00006")[0])["i"] == 6
 
 
 def test_verify_reports_a_flipped_byte_and_exits_1(store: Store) -> None:

@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
+from chalicelib import names
 from chalicelib.crypto import envelope
 from chalicelib.crypto.local_keyring import LocalKeyRing, key_id_for
+from chalicelib.entities import entity_object
 from tests.conftest import Api
+from tests.keyhelpers import hierarchy, seal_v1
 
 
 def rotate(key_file: Path) -> str:
@@ -39,28 +42,41 @@ def test_rewrap_runs_asynchronously_and_reports_its_counts(
     if mode[1] == "pool" or mode[0] == "localstack":
         pytest.skip("the workers keep the keyring they started with; LocalStack adds nothing here")
     api = configure()
-    assert api.put("/entity/db", {f"k{i}": {"i": i} for i in range(25)}).status == 200
+    key_path = tmp_path / "secrets" / "keyring.json"
+    assert api.put("/entity/db", {f"k{i}": {"i": i} for i in range(25)}).status == 200  # format 2
     assert api.put("/entity/other", {"x": 1}).status == 200
-    new_id = rotate(tmp_path / "secrets" / "keyring.json")
+    old = LocalKeyRing.from_file(key_path)
+    for i in range(25, 35):  # format 1: written before format 2, under the same (old) master
+        api.storage.put(entity_object("db", f"k{i}"), seal_v1(old, "db", f"k{i}", json.dumps({"i": i}).encode()))
+    # Rotated by hand, as a server that had not seen a `deltadb key rotate` leaves it: the
+    # database key records stay under the old master until the rewrap moves them.
+    new_id = rotate(key_path)
     api = configure()  # a restart with the rotated keyring
     started = api.post("/admin/rewrap", {"db": "db"})
     assert started.status == 202 and started.json["status"] == "pending", started.raw
     state = finished(api, started.headers["Location"])
     assert state["status"] == "done" and state["entities"] == []
     assert {k: state["result"][k] for k in ("db", "rewrapped", "skipped", "failed")} == {
-        "db": "db", "rewrapped": 25, "skipped": 0, "failed": 0,
+        "db": "db", "rewrapped": 10, "skipped": 25, "failed": 0,
     }  # fmt: skip
-    ring = LocalKeyRing.from_file(tmp_path / "secrets" / "keyring.json")
-    objects = api.objects()
-    kids: dict[str, set[str]] = {}
-    for name, blob in objects.items():
-        if name.startswith("files/"):
-            kids.setdefault(name.split("/")[1], set()).add(envelope.master_key_id(ring, "", blob))
-    assert kids["db"] == {new_id} and new_id not in kids["other"]  # only the database asked for
-    assert "_keys/rewrap-checkpoint.json" not in objects
-    assert api.get("/entity/db?key=k7").json == {"i": 7}
+
+    def masters() -> dict[str, set[str]]:
+        keys = hierarchy(LocalKeyRing.from_file(key_path), api.storage)
+        found: dict[str, set[str]] = {}
+        for name, blob in api.objects().items():
+            if name.startswith("files/"):
+                db = names.decode(name.split("/")[1])
+                found.setdefault(db, set()).add(envelope.master_key_id(keys, db, blob))
+        return found
+
+    assert masters() == {"db": {new_id}, "other": {old.active_key_id}}  # only the database asked for
+    assert "_keys/rewrap-checkpoint.json" not in api.objects()
+    assert api.get("/entity/db?key=k7").json == {"i": 7} and api.get("/entity/db?key=k30").json == {"i": 30}
     everything = finished(api, api.post("/admin/rewrap").headers["Location"])  # no body: every database
-    assert everything["result"]["rewrapped"] == 1 and everything["result"]["skipped"] == 25
+    assert {k: everything["result"][k] for k in ("rewrapped", "skipped", "failed")} == {
+        "rewrapped": 0, "skipped": 36, "failed": 0,
+    }  # fmt: skip
+    assert masters() == {"db": {new_id}, "other": {new_id}}  # other's record moved: nothing needs the old master
 
 
 @pytest.mark.parametrize(
@@ -76,9 +92,15 @@ def test_rewrap_runs_asynchronously_and_reports_its_counts(
 def test_bad_bodies_are_4xx_and_start_nothing(configure: Any, body: Any, status: int, says: str) -> None:
     api = configure()
     assert api.put("/entity/db", {"k": 1}).status == 200
+
+    def layout() -> dict[str, bytes]:  # the database key record the PUT made, and nothing else under these
+        return {k: v for k, v in api.objects().items() if k.startswith(("_ops/", "_keys/"))}
+
+    before = layout()
+    assert list(before) == ["_keys/databases/db.json"]
     r = api.post("/admin/rewrap", raw=body) if isinstance(body, str) else api.post("/admin/rewrap", body)
     assert r.status == status and says in r.json["error"] and set(r.json) == {"error"}, r.raw
-    assert not [k for k in api.objects() if k.startswith(("_ops/", "_keys/"))]
+    assert layout() == before
 
 
 def test_only_admins_may_rewrap(configure: Any) -> None:

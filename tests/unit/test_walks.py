@@ -11,19 +11,22 @@ from typing import Any
 
 import pytest
 
-from chalicelib.crypto import envelope
+from chalicelib.crypto import envelope, key_file
 from chalicelib.crypto.local_keyring import LocalKeyRing, key_id_for
-from chalicelib.entities import EntityStore, entity_object
+from chalicelib.crypto.master_versions import FileVersions
+from chalicelib.entities import ENTITY_PREFIX, EntityStore, entity_object
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.handlers.entity_handler import EntityHandler
 from chalicelib.handlers.walk_protocol import RewrapPage
 from chalicelib.handlers.wire import Call, R
+from chalicelib.key_lifecycle import KeyLifecycle, Refused
 from chalicelib.rewrap_operation import SelfCaller
 from chalicelib.storage.base import ObjectNotFound, Storage
 from chalicelib.storage.fs import FileStorage
 from chalicelib.storage.memory import MemoryStorage
 from chalicelib.walk_pages import CHECKPOINT_OBJECT
 from chalicelib.walks import RewrapStart, RewrapWalk, export, verify
+from tests.keyhelpers import hierarchy, seal_v1
 
 OLD, NEW = os.urandom(32), os.urandom(32)
 OLD_ID, NEW_ID = key_id_for(OLD), key_id_for(NEW)
@@ -35,14 +38,22 @@ def rotated() -> LocalKeyRing:
 
 
 def filled(storage: Storage, counts: dict[str, int]) -> None:
-    old = EntityStore(storage, LocalKeyRing.from_master_key(OLD))
+    """Format-1 entities (written before format 2) under the old master, straight into the store."""
+    old = LocalKeyRing.from_master_key(OLD)
     for db, n in counts.items():
         for i in range(n):
-            old.put(db, f"k{i:04d}", json.dumps({"db": db, "i": i}))
+            key = f"k{i:04d}"
+            storage.put(entity_object(db, key), seal_v1(old, db, key, json.dumps({"db": db, "i": i}).encode()))
 
 
 def kids(storage: Storage, db: str, n: int) -> set[str]:
-    return {envelope.master_key_id(rotated(), db, storage.get(entity_object(db, f"k{i:04d}")).data) for i in range(n)}
+    """The master versions the entities depend on (format 2: through their database key record)."""
+    keys = hierarchy(rotated(), storage)
+    return {envelope.master_key_id(keys, db, storage.get(entity_object(db, f"k{i:04d}")).data) for i in range(n)}
+
+
+def formats(storage: Storage, db: str) -> set[int]:
+    return {envelope.format_version(storage.get(obj).data) for obj in storage.list(entity_object(db, ""))}
 
 
 def caller(storage: Storage) -> tuple[SelfCaller, EntityStore]:
@@ -50,15 +61,16 @@ def caller(storage: Storage) -> tuple[SelfCaller, EntityStore]:
     return SelfCaller(EntityHandler(entities)), entities
 
 
-def test_rewrap_moves_every_entity_to_the_new_key_then_skips_them() -> None:
+def test_rewrap_migrates_every_format_1_entity_to_the_new_master_then_skips_them() -> None:
     storage = MemoryStorage()
     filled(storage, {"a": 150, "b": 30})
     calls, entities = caller(storage)
     starts: list[RewrapStart] = []
     totals = RewrapWalk(calls, None, page_size=40).run(on_start=starts.append)
     assert totals.to_json() == {"rewrapped": 180, "skipped": 0, "failed": 0}
-    assert starts[0].target == NEW_ID and not starts[0].resumed
+    assert starts[0].target == NEW_ID and not starts[0].resumed  # the master version, not a database key id
     assert kids(storage, "a", 150) == {NEW_ID} and kids(storage, "b", 30) == {NEW_ID}
+    assert formats(storage, "a") == formats(storage, "b") == {2}
     assert json.loads(entities.get("a", "k0149")[0]) == {"db": "a", "i": 149}
     with pytest.raises(ObjectNotFound):  # the checkpoint is gone at the end
         storage.get(CHECKPOINT_OBJECT)
@@ -129,8 +141,8 @@ def test_an_unknown_database_is_refused_before_anything_is_written() -> None:
     calls, _ = caller(storage)
     with pytest.raises(NotFound, match="no database named 'nope'"):
         RewrapWalk(calls, "nope")
-    assert kids(storage, "a", 3) == {OLD_ID}
-    assert list(storage.list("_keys/")) == []
+    assert kids(storage, "a", 3) == {OLD_ID} and formats(storage, "a") == {1}
+    assert list(storage.list("_keys/")) == []  # no checkpoint, no database key record
 
 
 def test_verify_counts_per_key_version_and_reports_a_corrupted_blob() -> None:
@@ -180,7 +192,7 @@ class Interloper:
     def get(self, key: str, **kw: Any) -> Any:
         got = self.inner.get(key, **kw)
         leaf = key.rsplit("/", 1)[-1]
-        if int(leaf[1:]) % 2 and leaf not in self.seen:
+        if key.startswith(ENTITY_PREFIX) and int(leaf[1:]) % 2 and leaf not in self.seen:
             self.seen.add(leaf)
             self.write(leaf)
         return got
@@ -230,4 +242,49 @@ def test_rewrap_racing_8_writers_loses_nothing_and_nothing_older_wins(tmp_path: 
             assert (value["w"], value["seq"]) == last[key], key
         else:
             assert value == {"db": "race", "i": keys.index(key)}
-    assert kids(storage, "race", len(keys)) == {NEW_ID}
+    assert kids(storage, "race", len(keys)) == {NEW_ID} and formats(storage, "race") == {2}
+
+
+def test_v2_entities_under_an_old_record_are_skipped_the_record_moved_and_the_old_master_retires(
+    tmp_path: Path,
+) -> None:
+    """Format-2 entities whose database key record a server made under the old master before it saw
+    the rotation (the key file rotated by hand: no record moved): the rewrap moves the records only."""
+    path = tmp_path / "keyring.json"
+    LocalKeyRing.create_file(path)
+    storage = MemoryStorage()
+    before = EntityStore(storage, LocalKeyRing.from_file(path))
+    old_id = before.keyring.active_key_id
+    for db, n in {"a": 12, "b": 5, "emptied": 1}.items():
+        for i in range(n):
+            before.put(db, f"k{i:04d}", json.dumps({"db": db, "i": i}))
+    before.delete("emptied", "k0000")  # a database key record, no entity left
+    new_id = key_file.rotate(path)
+    ring = LocalKeyRing.from_file(path)
+    entities = EntityStore(storage, ring)
+    calls = SelfCaller(EntityHandler(entities))
+    lifecycle = KeyLifecycle(storage, entities.keyring, FileVersions(path, ring), settle=0)
+    snapshot = {obj: storage.get(obj).data for obj in storage.list(ENTITY_PREFIX)}
+
+    one = RewrapWalk(calls, "a").run()
+    assert one.to_json() == {"rewrapped": 0, "skipped": 12, "failed": 0} and one.keys_moved == 1
+
+    def masters(db: str, n: int) -> set[str]:
+        blobs = [storage.get(entity_object(db, f"k{i:04d}")).data for i in range(n)]
+        return {envelope.master_key_id(entities.keyring, db, blob) for blob in blobs}
+
+    assert masters("a", 12) == {new_id} and masters("b", 5) == {old_id}  # --db: that database only
+    with pytest.raises(Refused, match="still wraps 2 database keys"):
+        lifecycle.retire(old_id)
+
+    every = RewrapWalk(calls, None).run()
+    assert every.to_json() == {"rewrapped": 0, "skipped": 17, "failed": 0} and every.keys_moved == 2
+    assert masters("a", 12) == masters("b", 5) == {new_id}
+    assert {obj: storage.get(obj).data for obj in storage.list(ENTITY_PREFIX)} == snapshot  # no entity rewritten
+    records = {r.db: r.master for r in entities.keyring.databases.records()}
+    assert records == dict.fromkeys(("a", "b", "emptied"), new_id)
+    lifecycle.retire(old_id)
+    assert old_id not in LocalKeyRing.from_file(path).key_ids()  # its material is gone from the file
+    reader = EntityStore(storage, LocalKeyRing.from_file(path))
+    assert json.loads(reader.get("b", "k0004")[0]) == {"db": "b", "i": 4}
+    assert RewrapWalk(calls, None).run().keys_moved == 0
