@@ -47,36 +47,56 @@ def record(server: ServerProcess, db: str) -> dict[str, str]:
 
 
 def test_a_rotation_reaches_the_running_server_without_restart(server: ServerProcess) -> None:
+    """The operator's sequence: rotate, (the server keeps writing), rewrap, then retire the old version."""
     store = ("--data-dir", str(server.data_dir))
     assert server.put("a", {"k": {"v": 1}}).status == 200
     first = record(server, "a")["master"]
     rotated = deltadb("key", "rotate", "--json", *store)
     assert rotated.returncode == 0, rotated.stderr
     done = json.loads(rotated.stdout)
-    assert done["previous"] == first and done["current"] != first and done["database_keys"] == 1
-    assert record(server, "a")["master"] == done["current"]  # moved by the command itself
-    # New databases get keys under the new version from every server process within seconds.
+    current = done["current"]
+    assert done["previous"] == first and current != first and done["database_keys"] == 1
+    assert record(server, "a")["master"] == current  # moved by the command itself
+    # New databases get keys under the new version from every server process within seconds. A
+    # process that has not yet seen the rotation creates its new database's key under the old
+    # version: correct, and the old version stays needed until rewrap moves that record.
     deadline, masters = time.monotonic() + 10, []
     for i in range(40):
         assert server.put(f"new{i}", {"k": {"i": i}}).status == 200
         masters.append(record(server, f"new{i}")["master"])
-        if masters[-4:] == [done["current"]] * 4 or time.monotonic() > deadline:
+        if masters[-4:] == [current] * 4 or time.monotonic() > deadline:
             break
         time.sleep(0.25)
-    assert masters[-4:] == [done["current"]] * 4, masters
+    assert masters[-4:] == [current] * 4, masters
+    assert set(masters) <= {first, current}
     assert server.put("a", {"k2": {"v": 2}}).status == 200
     assert server.get("a", "k").json() == {"v": 1} and server.get("a", "k2").json() == {"v": 2}
+    dbs = ["a", *(f"new{i}" for i in range(len(masters)))]
 
-    listed = deltadb("key", "list", "--count", "--json", *store)
-    assert listed.returncode == 0, listed.stderr
-    counts = {v["id"]: (v["database_keys"], v["entities"], v["current"]) for v in json.loads(listed.stdout)["versions"]}
-    assert counts[first] == (0, 0, False) and counts[done["current"]][2] is True
-    assert counts[done["current"]][1] == 2 + len(masters)
+    def counts() -> dict[str, tuple[int, int, bool]]:
+        listed = deltadb("key", "list", "--count", "--json", *store)
+        assert listed.returncode == 0, listed.stderr
+        versions = json.loads(listed.stdout)["versions"]
+        return {v["id"]: (v["database_keys"], v["entities"], v["current"]) for v in versions}
+
+    stale = masters.count(first)  # records created under the old version after the rotation
+    assert counts()[first] == (stale, stale, False)
+
+    rewrapped = deltadb("rewrap", "--json", *store)
+    assert rewrapped.returncode == 0, rewrapped.stderr
+    assert json.loads(rewrapped.stdout)["failed"] == 0
+    assert {db: record(server, db)["master"] for db in dbs} == dict.fromkeys(dbs, current)
+    after = counts()
+    assert after[first] == (0, 0, False)  # nothing needs the old version any more
+    assert after[current] == (len(dbs), 2 + len(masters), True)
+
     retired = deltadb("key", "retire", first, *store)
     assert retired.returncode == 0 and f"retired {first}" in retired.stdout, retired.stderr
-    assert server.get("a", "k").json() == {"v": 1}  # nothing needed it
+    for db in dbs:  # every entity still readable, the moved records' too
+        assert server.get(db, "k").status == 200
+    assert server.get("a", "k").json() == {"v": 1}
     table = deltadb("key", "list", *store)
-    assert table.returncode == 0 and "destroyed" in table.stdout and done["current"] in table.stdout
+    assert table.returncode == 0 and "destroyed" in table.stdout and current in table.stdout
 
 
 def test_shred_from_the_cli(server: ServerProcess) -> None:
