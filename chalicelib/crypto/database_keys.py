@@ -7,8 +7,9 @@ Records live in the storage, ``_keys/databases/<db>.json``::
 ``wk`` is the database key wrapped by the master (local AES-GCM KEK, or KMS) with the
 context ``{"purpose": "deltadb-database", "db": db}``. A record is created on the first
 write to its database by a conditional create (racing processes agree on one: the loser
-re-reads), moved under a new master version by compare-and-swap (same id, same key),
-and deleted by a shred, which first writes the tombstone ``_keys/shredded/<db>.json``.
+re-reads; within a process, requests racing on a cold key wait for one loader), moved
+under a new master version by compare-and-swap (same id, same key), and deleted by a
+shred, which first writes the tombstone ``_keys/shredded/<db>.json``.
 
 Unwrapped keys are cached per process. This is the KMS data-key cache: while a key is
 cached, sealing an entity costs no KMS call. Like the AWS Encryption SDK's caching CMM
