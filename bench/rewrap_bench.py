@@ -1,16 +1,21 @@
-"""Rewrap rate (entities/s) of ``deltadb rewrap`` on the filesystem and on moto's S3 server.
+"""Rate (entities/s) of ``deltadb rewrap`` on the filesystem and on moto's S3 server, two walks.
 
     .venv/bin/python bench/rewrap_bench.py [--entities 10000] [--backend fs|moto|both]
 
-Fills a store with N entities (~200-byte values, 4 databases) under the first key of a
-keyring, adds a new active key to keyring.json by hand (a rotation), then times one
-``deltadb rewrap --json`` subprocess (start-up included) and checks its counts.
+Fills a store with N format-1 entities (as written before format 2; ~200-byte values,
+4 databases) under the first key of a keyring, rotates the key file (a new active
+version; no database key record exists yet), then times two ``deltadb rewrap --json``
+subprocesses (start-up included) and checks their counts:
+
+1. migration: every entity re-encrypted to format 2 (compare-and-swap per entity);
+2. steady state: after a second rotation of the key file (the 4 database key records
+   left under the previous version), the walk over N format-2 entities that moves the
+   4 records and counts every entity as skipped.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import subprocess
@@ -25,27 +30,26 @@ sys.path.insert(0, str(ROOT))
 
 from chalicelib import provisioning  # noqa: E402
 from chalicelib.config import Settings  # noqa: E402
-from chalicelib.crypto.local_keyring import LocalKeyRing, key_id_for  # noqa: E402
-from chalicelib.entities import EntityStore  # noqa: E402
+from chalicelib.crypto import key_file as key_files  # noqa: E402
+from chalicelib.crypto.local_keyring import LocalKeyRing  # noqa: E402
+from chalicelib.entities import entity_object  # noqa: E402
 from chalicelib.storage.base import Storage  # noqa: E402
+from tests.keyhelpers import seal_v1  # noqa: E402
 
 
-def fill(storage: Storage, key_file: Path, n: int) -> None:
-    store = EntityStore(storage, LocalKeyRing.from_file(key_file), cache_entries=0)
-    value = json.dumps({"text": "x" * 180})
+def fill_v1(storage: Storage, key_file: Path, n: int) -> None:
+    master = LocalKeyRing.from_file(key_file)
+    value = json.dumps({"text": "x" * 180}).encode()
+
+    def put(i: int) -> None:
+        db, key = f"db{i % 4}", f"k{i:06d}"
+        storage.put(entity_object(db, key), seal_v1(master, db, key, value))
+
     with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda i: store.put(f"db{i % 4}", f"k{i:06d}", value), range(n)))
+        list(pool.map(put, range(n)))
 
 
-def rotate(key_file: Path) -> None:
-    doc = json.loads(key_file.read_text())
-    material = os.urandom(32)
-    doc["keys"].append({"id": key_id_for(material), "material": base64.b64encode(material).decode()})
-    doc["active"] = key_id_for(material)
-    key_file.write_text(json.dumps(doc))
-
-
-def timed_rewrap(flags: list[str], env: dict[str, str], n: int) -> float:
+def timed_rewrap(flags: list[str], env: dict[str, str], expected: dict[str, int]) -> float:
     t0 = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "local.cli", "rewrap", "--json", *flags],
@@ -53,7 +57,7 @@ def timed_rewrap(flags: list[str], env: dict[str, str], n: int) -> float:
     )  # fmt: skip
     elapsed = time.perf_counter() - t0
     counts = json.loads(done.stdout)
-    assert counts == {"rewrapped": n, "skipped": 0, "failed": 0}, counts
+    assert counts == {**expected, "failed": 0}, counts
     return elapsed
 
 
@@ -81,13 +85,16 @@ def bench(backend: str, n: int) -> None:
 
             storage = FileStorage(settings.data_dir)
         try:
-            fill(storage, key_file, n)
-            rotate(key_file)
-            elapsed = timed_rewrap(flags, env, n)
+            fill_v1(storage, key_file, n)
+            key_files.rotate(key_file)
+            migrated = timed_rewrap(flags, env, {"rewrapped": n, "skipped": 0})
+            key_files.rotate(key_file)
+            steady = timed_rewrap(flags, env, {"rewrapped": 0, "skipped": n})
         finally:
             if server is not None:
                 server.stop()
-    print(f"{backend}: {n} entities rewrapped in {elapsed:.1f} s = {n / elapsed:,.0f} entities/s")
+    print(f"{backend}: format 1 -> 2 migration: {n} entities in {migrated:.1f} s = {n / migrated:,.0f} entities/s")
+    print(f"{backend}: format-2 walk (4 records moved): {n} entities in {steady:.1f} s = {n / steady:,.0f} entities/s")
 
 
 def main() -> None:
