@@ -24,7 +24,7 @@ def list_workers(req: RouteRequest) -> Response:
 @routes.post("/admin/rewrap", access=ADMIN, audit="rewrap.start")
 def start_rewrap(req: RouteRequest) -> Response:
     """Rewrap every entity (or one database's) under the current key chain, asynchronously: poll the operation."""
-    body = req.json() if req.request.raw_body else None
+    body = req.json() if req.request.raw_body else {}  # no body: every database; a JSON null is no object
     context = req.request.context
     request_id = context.get("requestId") or getattr(req.request.lambda_context, "aws_request_id", None)
     op_id, db = req.services.admin.start_rewrap(body, str(context.get(PRINCIPAL_KEY)), request_id)

@@ -32,8 +32,6 @@ class AdminService:
 
     def start_rewrap(self, body: Any, actor: str, request_id: str | None) -> tuple[str, str | None]:
         """``POST /admin/rewrap``: persist the operation, start it (an ``Event`` invocation); (its id, the db)."""
-        if body is None:
-            body = {}
         if not isinstance(body, dict) or set(body) - {"db"}:
             raise BadRequest("body must be empty or a JSON object with an optional 'db'")
         db = body.get("db")

@@ -55,7 +55,7 @@ def test_every_action_writes_its_line_and_no_line_holds_a_secret(tmp_path: Path)
         schema = {"type": "object", "description": VALUE}
         assert server.admin("PUT", "/schema/other", schema).status == 200
         assert server.admin("DELETE", "/schema/other").status == 200
-        assert server.request("PUT", "/schema/other", schema, credential=made["secret"][:-1] + "A").status == 401
+        assert server.request("PUT", "/schema/other", schema, credential=wrong_by_one(made["secret"])).status == 401
         # rewrap, asynchronously, to its end
         started = server.admin("POST", "/admin/rewrap", {"db": "chat"})
         assert started.status == 202, started.body
@@ -101,3 +101,8 @@ def test_every_action_writes_its_line_and_no_line_holds_a_secret(tmp_path: Path)
     assert find(log, "import", target="*", result="ok")["detail"] == {"imported": 1, "refused": 0}
     for record in lines(log):
         assert set(record) <= {"time", "actor", "action", "target", "result", "request_id", "detail"}
+
+
+def wrong_by_one(secret: str) -> str:
+    """The secret with its last character changed (to another one, always)."""
+    return secret[:-1] + ("B" if secret.endswith("A") else "A")

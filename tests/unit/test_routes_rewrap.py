@@ -87,6 +87,8 @@ def test_rewrap_runs_asynchronously_and_reports_its_counts(
         ({"db": "db", "extra": 1}, 400, "optional 'db'"),
         ([1], 400, "optional 'db'"),
         ("{", 400, "invalid JSON"),
+        ("null", 400, "optional 'db'"),
+        ({"db": None}, 400, "database name must be a non-empty string"),
     ],
 )
 def test_bad_bodies_are_4xx_and_start_nothing(configure: Any, body: Any, status: int, says: str) -> None:
