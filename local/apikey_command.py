@@ -16,8 +16,7 @@ from typing import Any
 
 from chalicelib import audit
 from chalicelib.bootstrap import Runtime
-from chalicelib.config import ConfigError
-from chalicelib.errors import BadRequest, DeltaError
+from chalicelib.errors import DeltaError, NotFound
 from chalicelib.handler_client import HandlerClient
 from chalicelib.services.keys import KeyService
 from local import store
@@ -44,31 +43,23 @@ def _keys() -> KeyService:
     return KeyService(HandlerClient(Runtime(store.settings()).invoker))
 
 
+@store.clear_errors
 def run(args: argparse.Namespace) -> int:
+    keys = _keys()
+    if args.action == "create":
+        return _create(keys, args)
+    if args.action == "list":
+        return _list(keys, args)
     try:
-        keys = _keys()
-        if args.action == "create":
-            return _create(keys, args)
-        if args.action == "list":
-            return _list(keys, args)
-        try:
-            keys.delete(args.id)
-        except DeltaError:
-            audit.record("apikey.delete", actor=store.actor(), target=str(args.id)[:64], result=audit.REFUSED)
-            raise
-        audit.record("apikey.delete", actor=store.actor(), target=args.id, result=audit.OK)
-        print(f"deleted API key {args.id}")
-        return 0
-    except ConfigError as exc:
-        print(f"deltadb: configuration error: {exc}", file=sys.stderr)
-        return 2
-    except BadRequest as exc:
-        print(f"deltadb: {exc.message}", file=sys.stderr)
-        return 2
+        keys.delete(args.id)
     except DeltaError as exc:
-        what = f"no API key with id {args.id!r}" if exc.code == "not_found" and args.action == "delete" else exc.message
-        print(f"deltadb: {what}", file=sys.stderr)
-        return 1
+        audit.record("apikey.delete", actor=store.actor(), target=str(args.id)[:64], result=audit.REFUSED)
+        if exc.code == "not_found":
+            raise NotFound(f"no API key with id {args.id!r}") from None
+        raise
+    audit.record("apikey.delete", actor=store.actor(), target=args.id, result=audit.OK)
+    print(f"deleted API key {args.id}")
+    return 0
 
 
 def _create(keys: KeyService, args: argparse.Namespace) -> int:

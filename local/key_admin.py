@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
-from chalicelib import audit, provisioning
-from chalicelib.bootstrap import Processing, setup_logging
-from chalicelib.config import ConfigError, Settings
+from chalicelib import audit
+from chalicelib.bootstrap import Processing
+from chalicelib.config import ConfigError
 from chalicelib.crypto.key_file import KeyFileError
 from chalicelib.crypto.keyring import KeyServiceUnavailable
 from chalicelib.crypto.master_versions import VersionsRefused
 from chalicelib.errors import DeltaError
 from chalicelib.key_lifecycle import KeyLifecycle, Refused
 from chalicelib.storage.base import StorageUnavailable
+from local import store
 
 
 def lifecycle() -> KeyLifecycle:
     """The key lifecycle on the store and keys the flags name (as `serve` would use them)."""
-    settings = dataclasses.replace(Settings.from_env(), invoker="inprocess", role="all")
-    setup_logging(settings)  # the audit lines go with the logs, to stderr
-    key_file: Path | None = None
-    if settings.kms_key_id is None and settings.master_key is None:
-        key_file = settings.key_file or settings.resolved_secrets_dir / "keyring.json"
-        if not key_file.exists():  # never create key material from an admin command
-            raise ConfigError(f"no keyring at {key_file}: give --key-file or --secrets-dir, or start the server once")
-    secrets = provisioning.Secrets(None, b"", key_file, None)
+    settings = store.settings()
+    secrets = store.existing_secrets(settings)  # never create key material from an admin command
     return Processing(settings, lambda: secrets).key_lifecycle
 
 

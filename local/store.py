@@ -35,13 +35,18 @@ def handlers(s: Settings) -> HandlerClient:
     """The processing handlers on the configured store, with its existing keyring."""
     if s.backend == "fs" and not s.data_dir.is_dir():
         raise ConfigError(f"no data folder at {s.data_dir}: give the server's --data-dir")
+    keyring = build_keyring(s, existing_secrets(s))
+    return HandlerClient(Runtime(s, keyring=keyring).invoker)
+
+
+def existing_secrets(s: Settings) -> provisioning.Secrets:
+    """The keyring the server made; never key material made here (ConfigError when there is none)."""
     key_file = None
     if s.kms_key_id is None and s.master_key is None:
         key_file = s.key_file or s.resolved_secrets_dir / "keyring.json"
         if not key_file.is_file():
             raise ConfigError(f"no keyring at {key_file}: give the server's --secrets-dir or --key-file")
-    keyring = build_keyring(s, provisioning.Secrets(None, b"", key_file, None))
-    return HandlerClient(Runtime(s, keyring=keyring).invoker)
+    return provisioning.Secrets(None, b"", key_file, None)
 
 
 def actor() -> str:
