@@ -59,10 +59,17 @@ class RewrapCheckpoint(Reply):
 
 # -- calls -------------------------------------------------------------------------
 @dataclass(frozen=True)
-class RewrapPage(Call[RewrapCounts], action="entity.rewrap_page", function=ENTITY_FUNCTION):
+class EntityRange:
+    """The fields of every page call: a database's entities after ``after``, at most ``limit``."""
+
     db: str
     after: str = ""
     limit: int = 100
+
+
+@dataclass(frozen=True)
+class RewrapPage(EntityRange, Call[RewrapCounts], action="entity.rewrap_page", function=ENTITY_FUNCTION):
+    pass
 
 
 @dataclass(frozen=True)
@@ -77,19 +84,13 @@ class MoveDatabaseKeys(Call[KeyRecordsMoved], action="rewrap.database_keys", fun
 
 
 @dataclass(frozen=True)
-class VerifyPage(Call[VerifyReport], action="entity.verify_page", function=ENTITY_FUNCTION):
-    db: str
-    after: str = ""
-    limit: int = 100
+class VerifyPage(EntityRange, Call[VerifyReport], action="entity.verify_page", function=ENTITY_FUNCTION):
+    pass
 
 
 @dataclass(frozen=True)
-class ExportPage(Call[ExportRows], action="entity.export_page", function=ENTITY_FUNCTION):
+class ExportPage(EntityRange, Call[ExportRows], action="entity.export_page", function=ENTITY_FUNCTION):
     """Decrypted values: only the admin's tools call it (``deltadb export``)."""
-
-    db: str
-    after: str = ""
-    limit: int = 100
 
 
 @dataclass(frozen=True)
