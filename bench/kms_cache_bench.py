@@ -15,42 +15,17 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-    proc = subprocess.Popen(
-        [exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
-            return proc, url
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("moto server did not start")
+from tests.s3servers import start_moto  # noqa: E402  (the one way the repo starts moto)
 
 
 def run(mode: str, key_arn: str, puts: int, storage_kind: str) -> tuple[list[float], int]:
@@ -87,7 +62,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--storage", choices=("fs", "memory"), default="fs")
     args = parser.parse_args()
-    proc, url = start_moto()
+    moto = start_moto()
+    url = moto.endpoint
     try:
         os.environ |= {"AWS_ENDPOINT_URL_KMS": url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
         import boto3
@@ -108,8 +84,7 @@ def main() -> int:
             median = statistics.median(times)
             print(f"{mode:10} {median * 1000:10.2f} {p95 * 1000:8.2f} {calls[mode] / total:20.3f}")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
+        moto.stop()
     return 0
 
 
