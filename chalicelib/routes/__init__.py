@@ -19,7 +19,7 @@ from chalice.app import Chalice, Request, Response
 from chalicelib.metrics.base import NO_METRICS, Metrics
 from chalicelib.routes import admin, console, docs, entities, keys, schemas
 from chalicelib.routes.responses import error_response
-from chalicelib.routes.table import PRINCIPAL_KEY
+from chalicelib.routes.table import PRINCIPAL_KEY, request_id
 
 if TYPE_CHECKING:
     from chalicelib.services import Services
@@ -58,7 +58,7 @@ def _contract_log_and_metrics(
             "route": route,
             "status": response.status_code,
             "ms": round(seconds * 1000, 2),
-            "request_id": context.get("requestId") or getattr(event.lambda_context, "aws_request_id", None),
+            "request_id": request_id(event),
             "principal": context.get(PRINCIPAL_KEY),
         }
         access_log.info(json.dumps(line))

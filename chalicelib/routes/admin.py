@@ -6,7 +6,7 @@ from chalice.app import Response
 
 from chalicelib.auth.principal import ADMIN
 from chalicelib.routes.responses import json_response
-from chalicelib.routes.table import OPTIONAL, PRINCIPAL_KEY, RouteRequest, RouteTable
+from chalicelib.routes.table import OPTIONAL, PRINCIPAL_KEY, RouteRequest, RouteTable, request_id
 
 routes = RouteTable()
 
@@ -26,8 +26,7 @@ def start_rewrap(req: RouteRequest) -> Response:
     """Rewrap every entity (or one database's) under the current key chain, asynchronously: poll the operation."""
     body = req.json() if req.request.raw_body else {}  # no body: every database; a JSON null is no object
     context = req.request.context
-    request_id = context.get("requestId") or getattr(req.request.lambda_context, "aws_request_id", None)
-    op_id, db = req.services.admin.start_rewrap(body, str(context.get(PRINCIPAL_KEY)), request_id)
+    op_id, db = req.services.admin.start_rewrap(body, str(context.get(PRINCIPAL_KEY)), request_id(req.request))
     req.audit_as(target=db or "*")
     started = {"status": "pending", "operation_id": op_id}
     return json_response(started, 202, {"Location": f"/operations/{op_id}"})

@@ -168,6 +168,12 @@ def _wrap(bp: Blueprint, route: _Route, services: Callable[[], Services]) -> Vie
     return view
 
 
+def request_id(request: Request) -> str | None:
+    """API Gateway's request id (the local gateway sets the Lambda context's), for logs and audit lines."""
+    found: str | None = request.context.get("requestId") or getattr(request.lambda_context, "aws_request_id", None)
+    return found
+
+
 def _audit(action: str, request: Request, params: dict[str, str], status: int) -> None:
     context = request.context
     key = request.query_params.get("key") if request.query_params else None
@@ -177,7 +183,7 @@ def _audit(action: str, request: Request, params: dict[str, str], status: int) -
         actor=str(context.get(AUDIT_ACTOR) or context.get(PRINCIPAL_KEY) or "anonymous"),
         target=str(context.get(AUDIT_TARGET) or "/".join(parts) or "-"),
         result=audit.result_for_status(status),
-        request_id=context.get("requestId") or getattr(request.lambda_context, "aws_request_id", None),
+        request_id=request_id(request),
     )
 
 
