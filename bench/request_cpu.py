@@ -4,8 +4,10 @@ The HTTP benchmark (compare.py) measures what a client sees, with wrk, the kerne
 loopback and fsync latency in the figures, and moves with everything else running on
 the machine. This drives both ASGI apps in-process instead — ours (local/asgi.py: the
 gateway, Chalice, auth, crypto, storage) and bench/reference_server.py — with the same
-requests, and counts CPU time (``time.process_time``, so fsync waits do not count) per
-request. The difference is our per-request work beyond the thinnest durable server.
+requests, and counts CPU time per request (``getrusage``: user and system apart; fsync
+waits do not count, but the kernel's work for a file create does, and it moves a lot
+with the disk). The user-CPU difference is our per-request work beyond the thinnest
+durable server; the system part is mostly the filesystem's, alike for both.
 
     python bench/request_cpu.py                      # both apps, PUT and GET, µs/request
     python bench/request_cpu.py --profile put        # + cProfile of ours, top functions by own time
@@ -20,10 +22,10 @@ import cProfile
 import json
 import os
 import pstats
+import resource
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -60,8 +62,8 @@ def document(n: int, size: int) -> str:
     return json.dumps({"n": n, "pad": pad}, separators=(",", ":"))
 
 
-async def run_phase(app: App, phase: str, token: str, count: int, size: int, tag: str) -> float:
-    """CPU µs per request over ``count`` requests (after ``count // 10`` unrecorded ones)."""
+async def run_phase(app: App, phase: str, token: str, count: int, size: int, tag: str) -> tuple[float, float]:
+    """User and system CPU µs per request over ``count`` requests (after ``count // 10`` unrecorded ones)."""
     warm = max(10, count // 10)
     requests: list[tuple[dict[str, Any], bytes]] = []
     for i in range(warm + count):
@@ -75,12 +77,13 @@ async def run_phase(app: App, phase: str, token: str, count: int, size: int, tag
     for sc, body in requests[:warm]:
         status, out = await call(app, sc, body)
         assert status == 200, (status, out[:200])
-    started = time.process_time()
+    started = resource.getrusage(resource.RUSAGE_SELF)
     for sc, body in requests[warm:]:
         status, out = await call(app, sc, body)
         if status != 200:
             raise SystemExit(f"{phase}: {status} {out[:200]!r}")
-    return (time.process_time() - started) / count * 1e6
+    ended = resource.getrusage(resource.RUSAGE_SELF)
+    return (ended.ru_utime - started.ru_utime) / count * 1e6, (ended.ru_stime - started.ru_stime) / count * 1e6
 
 
 async def prepare(app: App, token: str, size: int) -> None:
@@ -89,9 +92,9 @@ async def prepare(app: App, token: str, size: int) -> None:
     assert status == 200, out
 
 
-def our_app(data: Path) -> tuple[App, str]:
+def our_app(data: Path, log_level: str) -> tuple[App, str]:
     os.environ.update(
-        {"DELTADB_DATA_DIR": str(data / "ours"), "DELTADB_ADMIN_KEY": ADMIN_KEY, "DELTADB_LOG_LEVEL": "INFO"}
+        {"DELTADB_DATA_DIR": str(data / "ours"), "DELTADB_ADMIN_KEY": ADMIN_KEY, "DELTADB_LOG_LEVEL": log_level}
     )
     sys.path.insert(0, str(REPO))
     from local.asgi import _routes
@@ -119,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=("ours", "reference"), help="run one app only (for a flame graph)")
     p.add_argument("--profile", choices=("put", "get"), help="cProfile our app in this phase, print the top")
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--sort", default="tottime", help="cProfile order: tottime (own time) or cumulative")
+    p.add_argument("--access-log", action="store_true", help="log at INFO, as `deltadb serve` does by default "
+                   "(compare.py runs the server at WARNING: the reference logs nothing)")  # fmt: skip
     args = p.parse_args(argv)
     data = Path(tempfile.mkdtemp(prefix="request-cpu-"))
     try:
@@ -128,11 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, stream=open(os.devnull, "w"))  # noqa: SIM115
         apps = {}
         if args.only != "reference":
-            apps["ours"] = our_app(data)
+            apps["ours"] = our_app(data, "INFO" if args.access_log else "WARNING")
         if args.only != "ours":
             apps["reference"] = reference_app(data)
         (data / "reference").mkdir(exist_ok=True)
-        results: dict[str, dict[str, float]] = {}
+        results: dict[str, dict[str, tuple[float, float]]] = {}
         for name, (app, token) in apps.items():
             asyncio.run(prepare(app, token, args.doc_bytes))
             for phase in args.phases.split(","):
@@ -142,14 +148,16 @@ def main(argv: list[str] | None = None) -> int:
                 us = asyncio.run(run_phase(app, phase, token, args.requests, args.doc_bytes, f"{name}{phase}"))
                 if args.profile == phase and name == "ours":
                     prof.disable()
-                    print(f"# cProfile, ours, {phase}: top {args.top} by own time (profiling inflates the total)")
-                    pstats.Stats(prof).sort_stats("tottime").print_stats(args.top)
+                    print(f"# cProfile, ours, {phase}: top {args.top} by {args.sort} (profiling inflates the total)")
+                    pstats.Stats(prof).sort_stats(args.sort).print_stats(args.top)
                 results.setdefault(phase, {})[name] = us
-        print(f"{'phase':6} {'ours µs':>9} {'reference µs':>13} {'ours/ref CPU':>13}")
+        head = f"{'ours user+sys µs':>17} {'reference user+sys µs':>22} {'user ratio':>11} {'total ratio':>12}"
+        print(f"{'phase':6} {head}")
         for phase, row in results.items():
-            ours, ref = row.get("ours"), row.get("reference")
-            ratio = f"{ours / ref:13.2f}" if ours and ref else f"{'-':>13}"
-            print(f"{phase:6} {ours or 0:9.0f} {ref or 0:13.0f} {ratio}")
+            ours, ref = row.get("ours", (0.0, 0.0)), row.get("reference", (0.0, 0.0))
+            user = f"{ours[0] / ref[0]:11.2f}" if ours[0] and ref[0] else f"{'-':>11}"
+            total = f"{sum(ours) / sum(ref):12.2f}" if sum(ours) and sum(ref) else f"{'-':>12}"
+            print(f"{phase:6} {ours[0]:8.0f}+{ours[1]:<8.0f} {ref[0]:13.0f}+{ref[1]:<8.0f} {user} {total}")
         return 0
     finally:
         shutil.rmtree(data, ignore_errors=True)

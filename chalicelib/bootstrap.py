@@ -168,6 +168,9 @@ class Runtime:
     def processing(self) -> Processing:
         return Processing(self.settings, lambda: self.secrets, self._storage, self._keyring, self.metrics)
 
+    def _local_handler(self, function: str) -> Handler:
+        return self.processing.handler(function)
+
     def handle(self, function: str, event: Event) -> Result:
         """Entry point of the processing functions (Lambda, local workers, in-process)."""
         return self.processing.handler(function)(event)
@@ -175,7 +178,7 @@ class Runtime:
     # -- route side --------------------------------------------------------------
     @once
     def invoker(self) -> Invoker:
-        return self._invoker or build_invoker(self.settings, self.handle, self.strict_invoke, self.metrics)
+        return self._invoker or build_invoker(self.settings, self._local_handler, self.strict_invoke, self.metrics)
 
     @once
     def services(self) -> Services:

@@ -9,19 +9,19 @@ S3 or the crypto stack).
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib import provisioning
 from chalicelib.config import Settings
 from chalicelib.handlers.protocol import FUNCTIONS
-from chalicelib.invoke.base import Event, Invoker, Result
+from chalicelib.invoke.base import Invoker
 from chalicelib.localstack import s3_credentials, s3_endpoint
 from chalicelib.metrics.base import NO_METRICS, Metrics
 
 if TYPE_CHECKING:
     from chalicelib.crypto.keyring import KeyRing
     from chalicelib.crypto.kms_keyring import KmsKeyRing
+    from chalicelib.handlers.dispatch import Handler
     from chalicelib.storage.base import Storage
 
 
@@ -79,9 +79,9 @@ def build_keyring(settings: Settings, secrets: provisioning.Secrets, storage: St
 
 
 def build_invoker(
-    settings: Settings, local: Callable[[str, Event], Result], strict: bool = False, metrics: Metrics = NO_METRICS
+    settings: Settings, local: Callable[[str], Handler], strict: bool = False, metrics: Metrics = NO_METRICS
 ) -> Invoker:
-    """``local(function, event)`` answers in-process invocations."""
+    """``local(function)`` is the handler that answers a function's in-process invocations."""
     s = settings
     if s.invoker == "pool":
         from chalicelib.invoke.pool import PoolInvoker
@@ -99,8 +99,4 @@ def build_invoker(
         return LambdaInvoker(client, s.lambda_function_names(FUNCTIONS))
     from chalicelib.invoke.inprocess import InProcessInvoker
 
-    return InProcessInvoker({name: partial(_local_entry, local, name) for name in FUNCTIONS}, strict=strict)
-
-
-def _local_entry(local: Callable[[str, Event], Result], function: str, event: Event, _context: Any) -> Result:
-    return local(function, event)
+    return InProcessInvoker(local, strict=strict)

@@ -1,21 +1,22 @@
 """The route side's client of the handler protocol: typed calls over the Invoker.
 
 ``call(GetEntity(...))`` returns an ``EntityValue`` or raises the chalicelib.errors class
-the handler reported, whichever invoker (in-process, pool, Lambda) carried it. Each
-call is counted here, once, on the route side (handler, action, outcome: ok or the
-error's code), whichever process ends up running it.
+the handler reported, whichever invoker (in-process, pool, Lambda) carried it. With
+handlers in this process (a ``DirectInvoker``) the call object itself is handed over;
+otherwise it travels as JSON. Each call is counted here, once, on the route side
+(handler, action, outcome: ok or the error's code), whichever process ends up running it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
-from chalicelib.errors import from_result
+from chalicelib.errors import DeltaError, from_result
 from chalicelib.handlers.protocol import WorkerStatus
 from chalicelib.handlers.wire import Call, R
-from chalicelib.invoke.base import Invoker
+from chalicelib.invoke.base import DirectInvoker, Invoker
 from chalicelib.metrics.base import NO_METRICS, Metrics
 
 
@@ -24,19 +25,23 @@ class HandlerClient:
         self.invoker = invoker
         self.metrics = metrics
         self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="deltadb-calls")
+        self._run: Callable[[Call[Any]], Any] = invoker.call if isinstance(invoker, DirectInvoker) else self._over_json
 
-    def _decode(self, c: Call[R], result: dict[str, Any]) -> R:
+    def _over_json(self, c: Call[R]) -> R:
+        result = self.invoker.invoke(c.function, c.to_json())
         err = from_result(result)
-        self.metrics.invocation(c.function, c.action, "ok" if err is None else err.code)
         if err is not None:
             raise err
         return c.decode_reply(result)
 
-    def _invoke(self, c: Call[Any]) -> dict[str, Any]:
-        return self.invoker.invoke(c.function, c.to_json())
-
     def call(self, c: Call[R]) -> R:
-        return self._decode(c, self._invoke(c))
+        try:
+            reply: R = self._run(c)
+        except DeltaError as exc:
+            self.metrics.invocation(c.function, c.action, exc.code)
+            raise
+        self.metrics.invocation(c.function, c.action, "ok")
+        return reply
 
     def call_all(self, calls: Sequence[Call[R]]) -> list[R]:
         """Run independent calls concurrently; replies in input order.
@@ -46,8 +51,9 @@ class HandlerClient:
         """
         if len(calls) == 1:
             return [self.call(calls[0])]
-        results = list(self._pool.map(self._invoke, calls))
-        return [self._decode(c, r) for c, r in zip(calls, results, strict=True)]
+        futures = [self._pool.submit(self.call, c) for c in calls]
+        wait(futures)
+        return [f.result() for f in futures]
 
     def start(self, c: Call[Any]) -> None:
         """Fire and forget (Lambda ``Event`` invocation): no reply, no error."""

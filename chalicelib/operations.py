@@ -107,10 +107,10 @@ class Operations:
         except (NotFound, envelope.EnvelopeError, ValueError, KeyError, TypeError):
             return None  # gone meanwhile, or unreadable: kept (a person should look at it)
 
-    def record(self, op_id: str, key: str, error: dict[str, Any] | None) -> None:
+    def record(self, op_id: str, key: str, error: DeltaError | None) -> None:
         outcome = {"key": key, "status": "failed" if error else "done"}
         if error:
-            outcome["error"] = str(error.get("message", "failed"))
+            outcome["error"] = error.message
         self.storage.put(_result_object(op_id, key), json.dumps(outcome).encode())
 
     def _request(self, op_id: str) -> dict[str, Any]:
@@ -150,7 +150,7 @@ class Operations:
                     self.entities.put(request["db"], key, value)
                     self.record(op_id, key, None)
                 except DeltaError as exc:
-                    self.record(op_id, key, {"message": exc.message})
+                    self.record(op_id, key, exc)
             outcomes = self._outcomes(op_id)
             missing = [(k, v) for k, v in request["values"] if k not in outcomes]
         entities = [outcomes.get(k, {"key": k, "status": "pending"}) for k, _ in request["values"]]

@@ -1,9 +1,12 @@
-"""The processing side's entry: plain-JSON event in, plain-JSON result out.
+"""The processing side's entry: a call in, its reply (or the client's error) out.
 
-A handler class lists what it serves with ``@implements(SomeCall)``; ``Handler.__call__``
-decodes the event into that call (400 when malformed), runs it, and encodes the reply.
-Errors come back as ``{"error": {"code", "message"}}`` results (chalicelib.errors), never
-as raised exceptions, so a Lambda invoke never reports a FunctionError with a stack trace.
+A handler class lists what it serves with ``@implements(SomeCall)``. ``Handler.run(call)``
+runs one typed call and raises the chalicelib.errors class a client should see; the
+in-process invoker calls it directly. ``Handler.__call__`` is the JSON entry (Lambda,
+local workers): it decodes the event into its call (400 when malformed), runs it and
+encodes the reply. Errors come back there as ``{"error": {"code", "message"}}`` results,
+never as raised exceptions, so a Lambda invoke never reports a FunctionError with a
+stack trace.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from chalicelib.errors import (
     Unavailable,
     to_result,
 )
-from chalicelib.handlers.wire import Call, Json, Reply, decode_call
+from chalicelib.handlers.wire import Call, Json, R, Reply, decode_call
 from chalicelib.storage.base import ObjectNotFound, StorageUnavailable, VersionMismatch
 
 log = logging.getLogger(__name__)
@@ -64,39 +67,54 @@ class Handler:
         return frozenset(cls._methods)
 
     def __call__(self, event: Json) -> Json:
+        """The JSON entry (Lambda, local workers): an event in, a result or an error result out."""
         try:
-            call = decode_call(event)
-            method = self._methods.get(call.action)
-            if method is None:
-                raise BadRequest(f"{call.action} is not served by {self.function}")
-            return self.after(call, self._run(getattr(self, method), call))
+            reply: Reply = self.run(decode_call(event))
+            return reply.to_json()
         except DeltaError as exc:
             return to_result(exc)
 
-    def after(self, call: Call[Any], result: Json) -> Json:
-        """Hook run with every result (errors included); returns the result to send."""
-        return result
+    def run(self, call: Call[R]) -> R:
+        """Run one call and return its reply; failures raise the DeltaError the client sees.
+
+        The in-process invoker calls this directly: no JSON between the route side and
+        the handler when both live in one process.
+        """
+        method = self._methods.get(call.action)
+        if method is None:
+            raise BadRequest(f"{call.action} is not served by {self.function}")
+        try:
+            reply: R = self._run(getattr(self, method), call)
+        except DeltaError as exc:
+            self.after(call, exc)
+            raise
+        self.after(call, None)
+        return reply
+
+    def after(self, call: Call[Any], error: DeltaError | None) -> None:
+        """Hook run after every call, with its error if it failed."""
 
     @staticmethod
-    def _run(method: Callable[[Any], Reply], call: Call[Any]) -> Json:
+    def _run(method: Callable[[Any], Reply], call: Call[Any]) -> Any:
+        """The method's reply; any failure becomes the DeltaError the client sees."""
         try:
-            return method(call).to_json()
-        except DeltaError as exc:
-            return to_result(exc)
+            return method(call)
+        except DeltaError:
+            raise
         except ObjectNotFound:
-            return to_result(NotFound("not found"))
+            raise NotFound("not found") from None
         except VersionMismatch:
-            return to_result(PreconditionFailed("precondition failed: the object changed"))
+            raise PreconditionFailed("precondition failed: the object changed") from None
         except DatabaseGone as exc:  # shredded between the handler's check and the envelope's
-            return to_result(Gone(str(exc)))
+            raise Gone(str(exc)) from None
         except EnvelopeError as exc:
             log.error("integrity failure in %s: %s", call.action, exc)
-            return to_result(IntegrityError("stored entity failed integrity verification"))
+            raise IntegrityError("stored entity failed integrity verification") from None
         except (OSError, StorageUnavailable) as exc:
             log.error("storage failure in %s: %s", call.action, exc)
-            return to_result(Unavailable("storage unavailable"))
+            raise Unavailable("storage unavailable") from None
         except KeyServiceUnavailable as exc:
             log.error("key service failure in %s: %s", call.action, exc)
-            return to_result(Unavailable("key service unavailable"))
+            raise Unavailable("key service unavailable") from None
         except (KeyError, TypeError):  # a well-typed call with bad contents (e.g. a record without "id")
-            return to_result(BadRequest("malformed event"))
+            raise BadRequest("malformed event") from None

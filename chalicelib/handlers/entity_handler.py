@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib import names, rewrap_operation, walk_pages
 from chalicelib.entities import ENTITY_PREFIX, EntityStore, entity_folder
-from chalicelib.errors import BadRequest
+from chalicelib.errors import BadRequest, DeltaError
 from chalicelib.handlers.dispatch import Handler, implements
 from chalicelib.handlers.protocol import (
     ENTITY_FUNCTION,
@@ -46,7 +46,7 @@ from chalicelib.handlers.walk_protocol import (
     VerifyPage,
     VerifyReport,
 )
-from chalicelib.handlers.wire import Call, Json
+from chalicelib.handlers.wire import Call
 from chalicelib.operations import DEFAULT_RETENTION, Operations
 from chalicelib.storage.base import NotModified
 from chalicelib.timestamps import rfc3339
@@ -72,13 +72,12 @@ class EntityHandler(Handler):
         self.worker_id = worker_id or f"inprocess-{socket.gethostname()}"
         self.tags = tags or {"mode": "in-process"}
 
-    def after(self, call: Call[Any], result: Json) -> Json:
+    def after(self, call: Call[Any], error: DeltaError | None) -> None:
         if isinstance(call, PutEntity) and call.operation_id:
             try:  # the outcome of one entity of an asynchronous operation
-                self.operations.record(call.operation_id, call.key, result.get("error"))
+                self.operations.record(call.operation_id, call.key, error)
             except Exception:  # the reader of the operation completes it later
                 log.exception("could not record the outcome of operation %s", call.operation_id)
-        return result
 
     @implements(PutEntity)
     def put(self, c: PutEntity) -> Stored:

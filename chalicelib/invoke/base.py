@@ -9,9 +9,10 @@ invoker's.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from chalicelib.handlers.protocol import WorkerStatus
+from chalicelib.handlers.wire import Call, R
 
 Event = dict[str, Any]
 Result = dict[str, Any]
@@ -30,3 +31,11 @@ class Invoker(Protocol):
 
     def workers(self) -> list[WorkerStatus]:
         """What ``GET /admin/workers`` reports about the processing side."""
+
+
+@runtime_checkable
+class DirectInvoker(Invoker, Protocol):
+    """An invoker whose handlers run in this process: typed calls in, reply objects out, no JSON."""
+
+    def call(self, c: Call[R]) -> R:
+        """Run one call and return its reply; a failure raises the DeltaError a client sees."""
