@@ -17,7 +17,7 @@ import getpass
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 AUDIT_LOGGER = "deltadb.audit"
@@ -43,9 +43,17 @@ class AuditRecord:
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
 
     def to_line(self) -> str:
-        doc = asdict(self)
-        if not doc["detail"]:
-            del doc["detail"]
+        # A dict literal, not dataclasses.asdict (which deep-copies: 3x the cost, on every write).
+        doc: dict[str, object] = {
+            "action": self.action,
+            "actor": self.actor,
+            "target": self.target,
+            "result": self.result,
+            "request_id": self.request_id,
+        }
+        if self.detail:
+            doc["detail"] = dict(self.detail)
+        doc["time"] = self.time
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -20,13 +20,19 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# One decoder for every body (json.loads with these hooks would build a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def parse(raw: bytes | str | None) -> Any:
     """Parse a request body; BadRequest for anything that is not strict JSON."""
     if raw is None or raw == b"" or raw == "":
         raise BadRequest("request body must be JSON")
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        if text.startswith("\ufeff"):  # as json.loads refuses it
+            raise ValueError("Unexpected UTF-8 BOM (decode using utf-8-sig)")
+        return _DECODER.decode(text)
     except RecursionError:
         raise BadRequest("JSON nested too deeply") from None
     except UnicodeDecodeError:

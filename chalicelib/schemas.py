@@ -97,6 +97,8 @@ class SchemaCache:
 
     def validator(self, schema_id: str) -> Validator | None:
         cached = self._cache.get(schema_id)
+        if self._revalidate_after <= 0:  # every request revalidates for itself: nothing to share
+            return self._revalidate(schema_id, cached, self._generation.get(schema_id, 0))
         if cached is not None and time.monotonic() - cached[2] < self._revalidate_after:
             return cached[1]
         with self._lock:

@@ -97,6 +97,27 @@ def thread_local_requests(app: Chalice) -> None:
     )
 
 
+_REMEMBERED_PATHS = 4096  # matched paths kept (most requests repeat a few); cleared when full
+
+
+def parse_query(query: str) -> dict[str, list[str]]:
+    """The query's parameters, as ``parse_qs(keep_blank_values=True)`` gives them.
+
+    surrogateescape keeps invalid UTF-8 visible (as lone surrogates, which name validation
+    refuses with 400) instead of turning it into U+FFFD, another key. A query with
+    nothing to decode (no ``%``, no ``+``: most of them) is split here, at a third of
+    parse_qs's cost.
+    """
+    if "%" in query or "+" in query:
+        return parse_qs(query, keep_blank_values=True, errors="surrogateescape")
+    params: dict[str, list[str]] = {}
+    for part in query.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            params.setdefault(name, []).append(value)
+    return params
+
+
 class ProxyGateway:
     def __init__(self, app: Chalice, stage: str = "api") -> None:
         thread_local_requests(app)
@@ -105,6 +126,7 @@ class ProxyGateway:
         self._middleware: tuple[Middleware, ...] | None = None  # the app's, read at the first request
         self._static: dict[str, str] = {}
         self._dynamic: dict[int, list[tuple[Segments, tuple[str, ...], str]]] = {}
+        self._matched: dict[str, tuple[str, tuple[tuple[str, str], ...] | None]] = {}  # paths seen lately
         # Static routes win over parameterised ones, as in API Gateway.
         for resource in sorted(app.routes):
             parts = resource.split("/")
@@ -116,6 +138,18 @@ class ProxyGateway:
             self._dynamic.setdefault(len(parts), []).append((segs, params, resource))
 
     def match(self, path: str) -> tuple[str, dict[str, str] | None] | None:
+        found = self._matched.get(path)
+        if found is None:
+            found = self._match(path)
+            if found is None:
+                return None
+            if len(self._matched) >= _REMEMBERED_PATHS:
+                self._matched.clear()
+            self._matched[path] = found
+        resource, params = found
+        return resource, dict(params) if params is not None else None
+
+    def _match(self, path: str) -> tuple[str, tuple[tuple[str, str], ...] | None] | None:
         if path != "/" and path.endswith("/"):
             path = path[:-1]  # API Gateway ignores one trailing slash
         resource = self._static.get(path)
@@ -132,7 +166,7 @@ class ProxyGateway:
                 elif part != seg:
                     break
             else:
-                return resource, dict(zip(names, values, strict=True))
+                return resource, tuple(zip(names, values, strict=True))
         return None
 
     def handle(
@@ -149,9 +183,7 @@ class ProxyGateway:
         if matched is None:
             return None
         resource, path_params = matched
-        # surrogateescape keeps invalid UTF-8 visible (as lone surrogates, which name
-        # validation refuses with 400) instead of turning it into U+FFFD, another key.
-        multi_query = parse_qs(query_string, keep_blank_values=True, errors="surrogateescape") if query_string else None
+        multi_query = parse_query(query_string) if query_string else None
         event = {
             "resource": resource,
             "path": raw_path,

@@ -68,6 +68,9 @@ class Authenticator:
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
             raise Unauthorized("malformed Authorization header: expected 'Bearer <key or token>'")
+        known = self.sessions.remembered(credential)  # most requests: a session token seen before
+        if known is not None:
+            return self._session(known)
         if self.is_admin_key(credential):
             return ADMIN_PRINCIPAL
         if credential.startswith("dk_"):
@@ -79,11 +82,10 @@ class Authenticator:
             # so a token can never be checked by the other's rules.
             if self.oidc is not None and self.oidc.claims_issuer(credential):
                 return self.oidc.verify(credential)
-            return self._session(credential)
+            return self._session(self.sessions.verify_new(credential))
         raise Unauthorized("invalid credential")
 
-    def _session(self, token: str) -> Principal:
-        claims = self.sessions.verify(token)
+    def _session(self, claims: SessionClaims) -> Principal:
         if claims.key_id:
             record = self.records.get_key(claims.key_id)
             if record is None or not record.usable(datetime.now(UTC)):

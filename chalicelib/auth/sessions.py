@@ -76,10 +76,16 @@ class SessionTokens:
         return jwt.encode(payload, self._secret, algorithm="HS256"), exp.astimezone(UTC)
 
     def verify(self, token: str) -> SessionClaims:
+        return self.remembered(token) or self.verify_new(token)
+
+    def remembered(self, token: str) -> SessionClaims | None:
+        """The claims of a token verified before and not expired since; None otherwise."""
         hit = self._verified.get(token)
-        if hit is not None:
-            return hit[0]
-        claims, exp = self._decode(token)  # an expired token fails here, cached or not
+        return hit[0] if hit is not None else None
+
+    def verify_new(self, token: str) -> SessionClaims:
+        """Check the signature and claims (no cache lookup), and remember the token."""
+        claims, exp = self._decode(token)  # an expired token fails here
         self._verified.put(token, (claims, exp))
         return claims
 

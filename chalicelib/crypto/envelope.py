@@ -26,6 +26,7 @@ import base64
 import json
 import os
 import struct
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -67,6 +68,7 @@ def _wrap_context(db: str) -> dict[str, str]:
     return {"purpose": "deltadb-entity", "db": db}
 
 
+@lru_cache(maxsize=4096)  # the same few databases, on every seal and open
 def _context_aad(db: str) -> bytes:
     return json.dumps(_wrap_context(db), sort_keys=True, separators=(",", ":")).encode()
 
@@ -112,7 +114,8 @@ def seal(keys: KeyRing, db: str, key: str, plaintext: bytes) -> bytes:
         raise DatabaseGone(str(exc)) from None
     except KeyUnavailable as exc:
         raise EnvelopeError(f"database key unavailable: {exc}") from None
-    data_key, wrap_nonce, nonce = os.urandom(32), os.urandom(12), os.urandom(12)
+    fresh = os.urandom(56)  # one draw: the data key, the wrapping's nonce, the body's nonce
+    data_key, wrap_nonce, nonce = fresh[:32], fresh[32:44], fresh[44:]
     wrapped = wrap_nonce + AESGCM(db_key).encrypt(wrap_nonce, data_key, _context_aad(db))
     header = json.dumps({"alg": ALG, "dbk": dbk, "wk": _b64(wrapped), "n": _b64(nonce)}, separators=(",", ":"))
     prefix = _PREFIX.pack(MAGIC, VERSION, len(header)) + header.encode()

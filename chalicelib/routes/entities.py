@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from chalice.app import Response
 
 from chalicelib.auth.principal import READ, WRITE
@@ -9,7 +11,7 @@ from chalicelib.routes.responses import json_response, json_text_response
 from chalicelib.routes.table import RouteRequest, RouteTable
 
 routes = RouteTable()
-OK = {"status": "ok"}
+OK = json.dumps({"status": "ok"})  # the same text for every write: serialised once
 
 
 @routes.put("/entity/{db}", access=WRITE, audit="entity.write")
@@ -20,7 +22,7 @@ def put_entities(req: RouteRequest, db: str) -> Response:
         started = {"status": "pending", "operation_id": operation_id}
         return json_response(started, 202, {"Location": f"/operations/{operation_id}"})
     etags = entities.put(db, req.json(), req.conditions())
-    return json_response(OK, headers={"ETag": etags[0]} if len(etags) == 1 else None)
+    return json_text_response(OK, {"ETag": etags[0]} if len(etags) == 1 else None)
 
 
 @routes.get("/entity/{db}", access=READ)
@@ -34,7 +36,7 @@ def get_entity(req: RouteRequest, db: str) -> Response:
 @routes.delete("/entity/{db}", access=WRITE, audit="entity.delete")
 def delete_entity(req: RouteRequest, db: str) -> Response:
     req.services.entities.delete(db, req.query("key"), req.conditions())
-    return json_response(OK)
+    return json_text_response(OK)
 
 
 @routes.get("/entity/{db}/keys", access=READ)

@@ -1,0 +1,80 @@
+"""The local server's gateway: the query parsing and path matching it does itself, and its request ids."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+
+from chalicelib.bootstrap import Runtime
+from chalicelib.webapp import create_app
+from local.gateway import _REQUEST_IDS, ProxyGateway, _Context, parse_query
+from tests.conftest import ADMIN_KEY, make_settings
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["key=doc-1", "key=a&key=b", "key=", "key", "&&key=x&", "a=1=2", "key=%2F", "key=a+b", "key=%ff", "k%3D=v", "=v"],
+)
+def test_queries_parse_as_parse_qs_parses_them(query: str) -> None:
+    assert parse_query(query) == parse_qs(query, keep_blank_values=True, errors="surrogateescape")
+
+
+def test_random_queries_parse_as_parse_qs_parses_them() -> None:
+    rng = random.Random(7)
+    alphabet = "ab=&;%+é2F \x00"
+    for _ in range(20_000):
+        query = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert parse_query(query) == parse_qs(query, keep_blank_values=True, errors="surrogateescape"), query
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> ProxyGateway:
+    return ProxyGateway(create_app(Runtime(make_settings(tmp_path_factory.mktemp("gateway")))))
+
+
+def test_a_remembered_path_gives_each_request_its_own_parameters(gateway: ProxyGateway) -> None:
+    first = gateway.match("/entity/db1")
+    assert first == ("/entity/{db}", {"db": "db1"})
+    assert first[1] is not None
+    first[1]["db"] = "changed"  # a view may change what it got; the next request must not see it
+    assert gateway.match("/entity/db1") == ("/entity/{db}", {"db": "db1"})
+    assert gateway.match("/entity/db1/") == ("/entity/{db}", {"db": "db1"})
+    assert gateway.match("/entity/db1/keys") == ("/entity/{db}/keys", {"db": "db1"})
+    assert gateway.match("/no/such/path") is None
+    assert gateway.match("/no/such/path") is None
+
+
+def test_a_request_through_the_gateway_is_answered(gateway: ProxyGateway) -> None:
+    auth = {"authorization": f"Bearer {ADMIN_KEY}"}
+    put = gateway.handle("PUT", "/entity/db1", "", auth, b'{"k": {"n": 1}}')
+    assert put is not None and put["statusCode"] == 200, put
+    got = gateway.handle("GET", "/entity/db1", "key=k", auth, b"")
+    assert got is not None and got["statusCode"] == 200 and got["body"] == '{"n":1}', got
+    bad = gateway.handle("GET", "/entity/db1", "key=%ff", auth, b"")  # invalid UTF-8: 400, not another key
+    assert bad is not None and bad["statusCode"] == 400, bad
+
+
+def test_request_ids_are_unique_and_made_only_when_read() -> None:
+    ids = {_Context("f").aws_request_id for _ in range(10_000)}
+    assert len(ids) == 10_000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    context = _Context("f")
+    assert context._request_id is None
+    assert context.aws_request_id == context.aws_request_id
+
+
+def test_a_forked_process_makes_other_request_ids(tmp_path: Path) -> None:
+    out = tmp_path / "child"
+    pid = os.fork()
+    if pid == 0:  # the child: write one id and leave at once
+        try:
+            out.write_text(_REQUEST_IDS.next())
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    parent = _REQUEST_IDS.next()
+    assert out.read_text()[:20] != parent[:20]
