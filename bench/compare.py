@@ -25,7 +25,7 @@ BENCH = Path(__file__).resolve().parent
 
 
 def run(server: str, args: argparse.Namespace, extra: list[str]) -> dict[str, dict[str, float]]:
-    """phase name -> {"rps", "p99_ms"} of one http_bench run (session-token round only)."""
+    """phase name -> {"rps", "p99_ms", "cpu_us"} of one http_bench run (session-token round only)."""
     with tempfile.TemporaryDirectory() as results:
         cmd = [sys.executable, str(BENCH / "http_bench.py"), "--server", server, "--no-admin-key",
                "--duration", str(args.duration), "--results-dir", results, *extra]  # fmt: skip
@@ -34,7 +34,13 @@ def run(server: str, args: argparse.Namespace, extra: list[str]) -> dict[str, di
         if done.returncode != 0 or not files:
             raise SystemExit(f"{server} run failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
         doc = json.loads(files[0].read_text())
-    return {p["name"]: {"rps": p["result"]["rps"], "p99_ms": p["result"]["p99_ms"]} for p in doc["phases"]}
+    out = {}
+    for p in doc["phases"]:
+        r = p["result"]
+        # the server's CPU (all its processes, user + system) per request: what the ratio comes from
+        cpu_us = r.get("cpu", {}).get("server_pct", 0.0) / 100 / max(r["rps"], 1e-9) * 1e6
+        out[p["name"]] = {"rps": r["rps"], "p99_ms": r["p99_ms"], "cpu_us": cpu_us}
+    return out
 
 
 def main() -> int:
@@ -53,7 +59,10 @@ def main() -> int:
         for server in order:
             result = run(server, args, extra)
             rows[server].append(result)
-            line = "  ".join(f"{ph} {r['rps']:>8,.0f}/s p99 {r['p99_ms']:6.2f} ms" for ph, r in result.items())
+            line = "  ".join(
+                f"{ph} {r['rps']:>8,.0f}/s p99 {r['p99_ms']:6.2f} ms cpu {r['cpu_us']:5.0f} µs/req"
+                for ph, r in result.items()
+            )
             print(f"round {i + 1} {server:<9} {line}", flush=True)
     print()
     print(f"median of {args.rounds} rounds   ours req/s (p99)      reference req/s (p99)   ratio of the medians")
@@ -67,6 +76,11 @@ def main() -> int:
             f"{phase:<4} {ours:>17,.0f} ({ours_p99:5.2f} ms)   {ref:>13,.0f} ({ref_p99:5.2f} ms)"
             f"   {ours / ref:5.2f}  (per round {', '.join(f'{x:.2f}' for x in ratios)})"
         )
+    print("\nserver CPU per request (user + system, all its processes), median µs: ours / reference")
+    for phase in rows["ours"][0]:
+        ours_cpu = statistics.median(r[phase]["cpu_us"] for r in rows["ours"])
+        ref_cpu = statistics.median(r[phase]["cpu_us"] for r in rows["reference"])
+        print(f"{phase:<4} {ours_cpu:6.0f} / {ref_cpu:6.0f}")
     return 0
 
 

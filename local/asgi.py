@@ -1,8 +1,8 @@
 """ASGI adapter: serves the Chalice app (routes from app.py, unchanged) behind Granian.
 
 Chalice ships no WSGI/ASGI adapter. Requests go through local/gateway.py, which does
-what API Gateway does: build the REST proxy event and call the app as its Lambda
-handler. ASGI rather than WSGI because only the ASGI scope carries ``raw_path``: a
+what API Gateway and Chalice's handler do: build the REST proxy event and run the
+matched route's view. ASGI rather than WSGI because only the ASGI scope carries ``raw_path``: a
 ``%2F`` inside a name must reach the route still encoded (and be rejected there with
 400), not become a different path. Granian's WSGI also merges ``os.environ`` into every
 environ, where an ``HTTP_*`` variable would pass for a request header.

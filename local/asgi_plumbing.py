@@ -82,8 +82,12 @@ def raw_path(scope: Scope) -> str:
 
 def header_dict(scope: Scope) -> dict[str, str]:
     """Request headers by lower-case name; repeated headers joined with ", "."""
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
+    raw = scope["headers"]
+    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+    if len(headers) == len(raw):  # no header repeated (nearly every request): done in one pass
+        return headers
+    headers = {}
+    for raw_name, raw_value in raw:
         name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers

@@ -78,3 +78,12 @@ def test_a_forked_process_makes_other_request_ids(tmp_path: Path) -> None:
     os.waitpid(pid, 0)
     parent = _REQUEST_IDS.next()
     assert out.read_text()[:20] != parent[:20]
+
+
+def test_request_headers_by_lower_case_name_with_repeats_joined() -> None:
+    from local.asgi_plumbing import header_dict
+
+    once = {"headers": [(b"Host", b"h"), (b"authorization", b"Bearer x")]}
+    assert header_dict(once) == {"host": "h", "authorization": "Bearer x"}
+    repeated = {"headers": [(b"accept", b"a"), (b"x-one", b"1"), (b"Accept", b"b"), (b"accept", b"c")]}
+    assert header_dict(repeated) == {"accept": "a, b, c", "x-one": "1"}
