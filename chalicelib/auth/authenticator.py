@@ -68,15 +68,18 @@ class Authenticator:
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
             raise Unauthorized("malformed Authorization header: expected 'Bearer <key or token>'")
-        known = self.sessions.remembered(credential)  # most requests: a session token seen before
-        if known is not None:
-            return self._session(known)
+        jwt_shaped = credential.count(".") == 2
+        if jwt_shaped:  # most requests: a token verified before (before any hashing)
+            if self.oidc is not None and (principal := self.oidc.remembered(credential)) is not None:
+                return principal
+            if (known := self.sessions.remembered(credential)) is not None:
+                return self._session(known)
         if self.is_admin_key(credential):
             return ADMIN_PRINCIPAL
         if credential.startswith("dk_"):
             record = self.resolve_api_key(credential)
             return Principal(record.name, frozenset(record.permissions), record.id)
-        if credential.count(".") == 2:
+        if jwt_shaped:
             # Both are JWTs: the (unverified) iss picks the verifier, and each verifier then pins its
             # own issuer and algorithms (sessions: iss "deltadb", HS256; OIDC: the IdP's URL, RS/PS/ES),
             # so a token can never be checked by the other's rules.

@@ -29,7 +29,7 @@ import jwt
 
 from chalicelib.auth.oidc_rules import Mapping_, permissions_for, url_problem
 from chalicelib.auth.principal import Principal
-from chalicelib.caches import Bounded
+from chalicelib.caches import Expiring
 from chalicelib.errors import Unauthorized, Unavailable
 
 if TYPE_CHECKING:
@@ -101,9 +101,7 @@ class OidcVerifier:
         self._lock = threading.Lock()
         self._jwks: jwt.PyJWKClient | None = None
         self._last_refetch: float | None = None  # of a fetch caused by an unknown kid or a failure
-        self._verified: Bounded[str, tuple[Principal, float]] = Bounded.expiring(
-            CACHE_SIZE, lambda _token, hit, _now: hit[1] + LEEWAY, time.time
-        )
+        self._verified: Expiring[str, Principal] = Expiring(CACHE_SIZE, time.time)  # until exp + leeway
 
     def claims_issuer(self, token: str) -> bool:
         """Whether the token says it is from our IdP (unverified: this only picks the verifier)."""
@@ -113,13 +111,17 @@ class OidcVerifier:
             return False
         return isinstance(iss, str) and hmac.compare_digest(iss.encode(), self.config.issuer.encode())
 
+    def remembered(self, token: str) -> Principal | None:
+        """Who a token verified before (and not expired since) names; None otherwise."""
+        return self._verified.get(token)
+
     def verify(self, token: str) -> Principal:
         hit = self._verified.get(token)
         if hit is not None:
-            return hit[0]
+            return hit
         payload = self._decode(token)
         principal = Principal(_name(payload), permissions_for(payload, self.config.claim, self.config.permissions))
-        self._verified.put(token, (principal, float(payload["exp"])))
+        self._verified.put(token, principal, float(payload["exp"]) + LEEWAY)
         return principal
 
     # -- verification ------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 
 import jwt
 
-from chalicelib.caches import Bounded
+from chalicelib.caches import Expiring
 from chalicelib.errors import Unauthorized
 
 ISSUER = "deltadb"
@@ -43,10 +43,7 @@ class SessionTokens:
             raise ValueError(f"session signing key must be at least {MIN_SECRET_BYTES} bytes")
         self._secret = secret
         self.ttl = ttl_seconds
-        # token -> (claims, exp), each entry dropped once its token expires
-        self._verified: Bounded[str, tuple[SessionClaims, float]] = Bounded.expiring(
-            CACHE_SIZE, lambda _token, hit, _now: hit[1], time.time, on_cache_lookup
-        )
+        self._verified: Expiring[str, SessionClaims] = Expiring(CACHE_SIZE, time.time, on_cache_lookup)  # until exp
 
     def issue(
         self,
@@ -80,13 +77,12 @@ class SessionTokens:
 
     def remembered(self, token: str) -> SessionClaims | None:
         """The claims of a token verified before and not expired since; None otherwise."""
-        hit = self._verified.get(token)
-        return hit[0] if hit is not None else None
+        return self._verified.get(token)
 
     def verify_new(self, token: str) -> SessionClaims:
         """Check the signature and claims (no cache lookup), and remember the token."""
         claims, exp = self._decode(token)  # an expired token fails here
-        self._verified.put(token, (claims, exp))
+        self._verified.put(token, claims, exp)
         return claims
 
     def _decode(self, token: str) -> tuple[SessionClaims, float]:
