@@ -18,7 +18,8 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+
+from chalicelib.timestamps import utc_now_ms
 
 AUDIT_LOGGER = "deltadb.audit"
 log = logging.getLogger(AUDIT_LOGGER)
@@ -40,7 +41,7 @@ class AuditRecord:
     result: str
     request_id: str | None = None
     detail: dict[str, Detail] = field(default_factory=dict)
-    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
+    time: str = field(default_factory=utc_now_ms)
 
     def to_line(self) -> str:
         # A dict literal, not dataclasses.asdict (which deep-copies: 3x the cost, on every write).

@@ -22,6 +22,7 @@ from chalicelib.config import Settings
 from chalicelib.handlers.protocol import ENTITY_FUNCTION, FUNCTIONS
 from chalicelib.invoke.base import Event, Invoker, Result
 from chalicelib.lazy import once
+from chalicelib.logs import setup_logging
 from chalicelib.metrics.base import NO_METRICS, Metrics, cache_observer
 from chalicelib.metrics.builders import build_metrics, instrument_storage
 
@@ -221,27 +222,3 @@ class Runtime:
             admin=AdminService(handlers),
             max_body_bytes=s.max_body_bytes,
         )
-
-
-QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
-
-
-def setup_logging(settings: Settings) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=settings.log_level,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-    logging.getLogger("deltadb").setLevel(settings.log_level)
-    # Our format names no caller, thread or process: skip collecting them for every record
-    # (the logging HOWTO's "Optimization" table; a few µs per access-log line).
-    logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    if settings.audit_log is not None:  # each process opens the file itself, appending whole lines
-        from chalicelib import audit
-
-        audit.write_to(str(settings.audit_log))
-    # At DEBUG, botocore logs whole request and response bodies: KMS data keys in clear,
-    # S3 objects, signed headers. Those loggers never go below INFO here.
-    for noisy in QUIET_LOGGERS:
-        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger(noisy).level))

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from functools import wraps
 
 from chalicelib import audit, provisioning
-from chalicelib.bootstrap import Runtime, setup_logging
+from chalicelib.bootstrap import Runtime
 from chalicelib.builders import build_keyring
 from chalicelib.config import ConfigError, Settings
 from chalicelib.errors import BadRequest, DeltaError
 from chalicelib.handler_client import HandlerClient
+from chalicelib.logs import setup_logging
 
 Command = Callable[[argparse.Namespace], int]
 

@@ -112,8 +112,8 @@ def dead_kms() -> KmsKeyRing:
 
 
 def test_debug_logging_never_shows_data_keys(kms: Any, caplog: pytest.LogCaptureFixture) -> None:
-    from chalicelib.bootstrap import setup_logging
     from chalicelib.config import Settings
+    from chalicelib.logs import setup_logging
 
     setup_logging(Settings(log_level="DEBUG"))
     caplog.set_level(logging.DEBUG)
