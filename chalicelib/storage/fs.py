@@ -47,6 +47,7 @@ class FileStorage:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._prefix = os.path.join(self.root, "")
         # Bounded: every database, and every asynchronous operation, has folders of its own.
         self._known_dirs: Bounded[str, bool] = Bounded.lru(_CACHED_DIRS)
         self._dir_syncs: Bounded[str, DirSync] = Bounded.lru(_CACHED_DIRS)
@@ -56,7 +57,9 @@ class FileStorage:
 
     # -- reading ---------------------------------------------------------------------
     def _path(self, key: str) -> str:
-        return os.path.join(self.root, key)
+        # Keys are relative ("entities/<db>/<key>"): a plain concatenation, never os.path.join,
+        # which would also let a key that starts with "/" name a file outside the root.
+        return self._prefix + key
 
     def get(self, key: str, *, if_none_match: str | None = None) -> StoredObject:
         path = self._path(key)

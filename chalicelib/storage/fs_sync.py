@@ -7,8 +7,6 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 
 def fsync_dir(directory: str) -> None:
@@ -43,15 +41,25 @@ class KeyLocks:
             self._local.fd = fd
         return fd
 
-    @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
+    def hold(self, key: str) -> _Held:
+        """``with locks.hold(key):`` — the key's stripe locked for the block."""
         stripe = zlib.crc32(key.encode("utf-8", "surrogatepass")) % _LOCK_STRIPES
-        fd = self._fd()
-        fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, stripe, 1, 0))
-        try:
-            yield
-        finally:
-            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _FLOCK.pack(fcntl.F_UNLCK, os.SEEK_SET, stripe, 1, 0))
+        return _Held(self._fd(), stripe)
+
+
+class _Held:
+    """One held stripe (a class, not @contextmanager: this is on every write's path)."""
+
+    __slots__ = ("fd", "stripe")
+
+    def __init__(self, fd: int, stripe: int) -> None:
+        self.fd, self.stripe = fd, stripe
+
+    def __enter__(self) -> None:
+        fcntl.fcntl(self.fd, fcntl.F_OFD_SETLKW, _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, self.stripe, 1, 0))
+
+    def __exit__(self, *_exc: object) -> None:
+        fcntl.fcntl(self.fd, fcntl.F_OFD_SETLK, _FLOCK.pack(fcntl.F_UNLCK, os.SEEK_SET, self.stripe, 1, 0))
 
 
 class DirSync:
@@ -64,7 +72,7 @@ class DirSync:
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())  # (not re-entered: a plain lock is cheaper)
         self._issued = 0
         self._done = 0
         self._running = False
