@@ -212,11 +212,17 @@ class DatabaseKeys:
         entry = self._keys.get(db)
         if entry is not None and self._fresh(entry, now) and entry.record.id == key_id:
             return entry.material
-        record = self.read(db)
-        if record is None or record.id != key_id:
-            raise KeyUnavailable(f"the database key {key_id} of {db!r} no longer exists")
-        material = self._unwrap(record)
-        self._keys.put(db, _Entry(record, material, now))
+        # Readers racing on a cold (or expired) key wait for the first one: one read and one
+        # unwrap (a KMS Decrypt), not one per request (as for_sealing).
+        with self._loading[hash(db) % len(self._loading)]:
+            entry = self._keys.get(db)
+            if entry is not None and self._fresh(entry, now) and entry.record.id == key_id:
+                return entry.material  # loaded by the request this one waited for
+            record = self.read(db)
+            if record is None or record.id != key_id:
+                raise KeyUnavailable(f"the database key {key_id} of {db!r} no longer exists")
+            material = self._unwrap(record)
+            self._keys.put(db, _Entry(record, material, now))
         return material
 
     def current_record(self, db: str) -> DbKeyRecord | None:

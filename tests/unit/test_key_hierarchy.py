@@ -126,6 +126,23 @@ def test_requests_racing_on_a_cold_database_key_in_one_process_load_it_once(monk
     assert keys.unwraps == 0
 
 
+def test_readers_racing_on_a_cold_database_key_unwrap_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    store, master = MemoryStorage(), LocalKeyRing.from_master_key(os.urandom(32))
+    key_id, material = DatabaseKeys(store, master).for_sealing("db", 1)  # the record exists
+    keys = DatabaseKeys(store, master)  # another process: nothing cached
+    real_decrypt = master.decrypt_data_key
+
+    def decrypt(*args: object) -> bytes:
+        time.sleep(0.05)  # a KMS Decrypt: long enough for every other reader to arrive
+        return real_decrypt(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(master, "decrypt_data_key", decrypt)
+    with ThreadPoolExecutor(8) as pool:
+        got = set(pool.map(lambda _i: keys.for_opening("db", key_id), range(8)))
+    assert got == {material}
+    assert keys.unwraps == 1  # one Decrypt, not one per reader
+
+
 def _sealer(limits: CacheLimits, clock: list[float]) -> tuple[DatabaseKeys, DatabaseKeys]:
     store, master = MemoryStorage(), LocalKeyRing.from_master_key(os.urandom(32))
     DatabaseKeys(store, master).for_sealing("db", 1)  # the record exists; the next instance unwraps it
