@@ -63,7 +63,9 @@ def parse(doc: Any, where: Path | str) -> tuple[str, list[FileKey]]:
             material = base64.b64decode(k["material"], validate=True) if "material" in k else None
             if material is not None and len(material) != 32:
                 raise KeyFileError(f"key {k['id']} in {where} is not 32 bytes")
-            state = str(k.get("state", ACTIVE if k["id"] == active else ENABLED))
+            state = str(k.get("state", ENABLED))
+            if state != DESTROYED:  # the top-level "active" says which one is current, whatever a hand edit left
+                state = ACTIVE if k["id"] == active else ENABLED
             keys.append(FileKey(str(k["id"]), k.get("created_at"), state, material if state != DESTROYED else None))
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, KeyFileError):

@@ -222,6 +222,22 @@ def test_key_file_v1_is_read_and_upgraded_by_rotate_and_destroy_keeps_a_tombston
     assert list(tmp_path.glob(".*.tmp")) == []
 
 
+def test_the_top_level_active_decides_when_a_hand_edit_marks_two_keys_active(tmp_path: Path) -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    entries = [
+        {"id": key_id_for(m), "material": base64.b64encode(m).decode(), "created_at": "x", "state": "active"}
+        for m in (old, new)
+    ]
+    path = tmp_path / "keyring.json"
+    path.write_text(json.dumps({"version": 2, "active": key_id_for(new), "keys": entries}))
+    active, keys = key_file.read(path)
+    assert active == key_id_for(new)
+    assert {k.id: k.state for k in keys} == {key_id_for(old): "enabled", key_id_for(new): "active"}
+    key_file.destroy(path, key_id_for(old))  # the old one is retired, not mistaken for the current one
+    with pytest.raises(key_file.KeyFileError, match="current"):
+        key_file.destroy(path, key_id_for(new))
+
+
 def test_a_running_keyring_picks_up_a_rotation_by_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "keyring.json"
     LocalKeyRing.create_file(path)
