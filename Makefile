@@ -13,7 +13,7 @@ LS_VENV := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed
 TEST_DEPS := $(STAMP) $(if $(LS_PY),$(LS_STAMP))
 
-.PHONY: serve test lint unit e2e browser bench bench-http bench-s3 bench-pool bench-list bench-cpu bench-cold localstack clean
+.PHONY: serve test lint unit e2e browser bench bench-http bench-s3 bench-pool bench-list bench-cpu bench-layers bench-cold localstack clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -70,6 +70,9 @@ clean:
 
 bench-cpu: $(STAMP)
 	$(BIN)/python bench/request_cpu.py $(ARGS)
+
+bench-layers: $(STAMP)
+	$(BIN)/python bench/request_layers.py $(ARGS)
 
 bench-cold: $(STAMP)
 	$(BIN)/python bench/coldstart.py $(ARGS)
