@@ -31,6 +31,7 @@ REFUSED = "refused"  # the request was understood and refused (bad input, a conf
 FAILED = "failed"  # the store or a key service failed
 
 Detail = str | int | bool | None
+_LINE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # made once, not per line
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ class AuditRecord:
         if self.detail:
             doc["detail"] = dict(self.detail)
         doc["time"] = self.time
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+        return _LINE.encode(doc)
 
 
 def result_for_status(status: int) -> str:

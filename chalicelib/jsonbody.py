@@ -41,13 +41,18 @@ def parse(raw: bytes | str | None) -> Any:
         raise BadRequest(f"invalid JSON: {exc}") from None
 
 
+# Encoders made once (json.dumps with any option builds a new encoder per call).
+_UNICODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ASCII = json.JSONEncoder(separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text of a parsed value; keeps unicode readable, escapes lone surrogates."""
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        text = _UNICODE.encode(value)
         text.encode("utf-8")
         return text
     except UnicodeEncodeError:
-        return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+        return _ASCII.encode(value)
     except RecursionError:
         raise BadRequest("JSON nested too deeply") from None

@@ -41,6 +41,7 @@ VERSION = 2
 V1 = 1
 ALG = "A256GCM"
 _PREFIX = struct.Struct(">4sBH")
+_HEADER = json.JSONEncoder(separators=(",", ":"))  # made once: json.dumps with options builds one per call
 
 KeyRing = KeyHierarchy  # the name the envelope's callers know the key hierarchy by
 
@@ -117,7 +118,7 @@ def seal(keys: KeyRing, db: str, key: str, plaintext: bytes) -> bytes:
     fresh = os.urandom(56)  # one draw: the data key, the wrapping's nonce, the body's nonce
     data_key, wrap_nonce, nonce = fresh[:32], fresh[32:44], fresh[44:]
     wrapped = wrap_nonce + AESGCM(db_key).encrypt(wrap_nonce, data_key, _context_aad(db))
-    header = json.dumps({"alg": ALG, "dbk": dbk, "wk": _b64(wrapped), "n": _b64(nonce)}, separators=(",", ":"))
+    header = _HEADER.encode({"alg": ALG, "dbk": dbk, "wk": _b64(wrapped), "n": _b64(nonce)})
     prefix = _PREFIX.pack(MAGIC, VERSION, len(header)) + header.encode()
     return prefix + AESGCM(data_key).encrypt(nonce, plaintext, _aad_v2(dbk, nonce, db, key))
 
