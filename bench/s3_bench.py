@@ -72,16 +72,23 @@ def summarize(name: str, samples: list[float], wall: float, clients: int) -> dic
 
 
 def run_loop(op: Callable[[int, int], None], n: int, clients: int) -> tuple[list[float], float]:
-    """Run ``op(client, i)`` n times per client; return per-op latencies and wall time."""
+    """Run ``op(client, i)`` n times per client; return per-op latencies and wall time.
+
+    A client that fails ends the benchmark (raised here), never a row with fewer ops.
+    """
     samples: list[float] = []
+    errors: list[BaseException] = []
     lock = threading.Lock()
 
     def worker(c: int) -> None:
         local = []
-        for i in range(n):
-            t = time.perf_counter()
-            op(c, i)
-            local.append(time.perf_counter() - t)
+        try:
+            for i in range(n):
+                t = time.perf_counter()
+                op(c, i)
+                local.append(time.perf_counter() - t)
+        except BaseException as exc:  # re-raised in the main thread
+            errors.append(exc)
         with lock:
             samples.extend(local)
 
@@ -91,6 +98,8 @@ def run_loop(op: Callable[[int, int], None], n: int, clients: int) -> tuple[list
         t.start()
     for t in threads:
         t.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {clients} clients failed") from errors[0]
     return samples, time.perf_counter() - start
 
 
@@ -143,8 +152,16 @@ class Ours:
     """A keep-alive HTTP client per thread for our server."""
 
     def __init__(self, server: Server, clients: int) -> None:
+        self.port = server.port
         self.conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=30) for _ in range(clients)]
         self.headers = {"Authorization": f"Bearer {server.admin_key}", "Content-Type": "application/json"}
+
+    def reconnect(self) -> None:
+        """Fresh connections: the server closes a keep-alive connection left idle for 30 s (Granian's
+        header read timeout), as the concurrent clients' are while the one-client rows run."""
+        for conn in self.conns:
+            conn.close()
+        self.conns = [http.client.HTTPConnection("127.0.0.1", self.port, timeout=30) for _ in self.conns]
 
     def call(self, c: int, method: str, path: str, body: str | None = None) -> bytes:
         self.conns[c].request(method, path, body=body, headers=self.headers)
@@ -224,6 +241,9 @@ def compare(endpoint: str, n: int, threads: int, workers: int) -> list[dict[str,
         def oget(c: int, i: int) -> None:
             ours.call(c, "GET", f"/entity/bench?key=m-{c}-{i}")
 
+        ours.reconnect()
+        for c in range(threads):
+            ours.call(c, "GET", "/entity/bench?key=warm0")
         for name, op in ((f"{BARE} put_object", bput), (f"{OURS} PUT /entity", oput),
                          (f"{BARE} get_object", bget), (f"{OURS} GET /entity (warm)", oget)):  # fmt: skip
             samples, wall = run_loop(op, n, threads)
