@@ -2,7 +2,8 @@
 
 - ``PooledApp``: the lifespan protocol (startup guards the process with
   local/parent_death.py, shutdown drains the thread pool) and a thread pool for the
-  app's blocking work; subclasses answer ``http`` scopes only.
+  app's blocking work; subclasses answer ``http`` scopes only. A request that by its
+  headers has no body gets its (empty) body without a call into the server.
 - ``read_body``: the body up to a limit; an over-long one is drained (so the
   connection stays usable) and reported, not kept.
 - ``raw_path``: the path still percent-encoded, as the client sent it.
@@ -36,7 +37,7 @@ class PooledApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
-            await self.http(scope, receive, send)
+            await self.http(scope, _empty_body_first(receive) if bodiless(scope) else receive, send)
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         raise NotImplementedError
@@ -51,6 +52,43 @@ class PooledApp:
                 self.pool.shutdown(wait=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def bodiless(scope: Scope) -> bool:
+    """True when an HTTP/1.x request has no body: no Transfer-Encoding, Content-Length absent or 0.
+
+    RFC 9112 section 6.3: such a request's body is empty. HTTP/2 may send a body without
+    either header, so it always reads.
+    """
+    if scope.get("http_version") not in ("1.1", "1.0"):
+        return False
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return False
+    return True
+
+
+def _empty_body_first(receive: Receive) -> Receive:
+    """``receive`` whose first message is the empty body, made here.
+
+    Asking Granian for a body that cannot exist costs a round into its Rust side, about
+    0.03-0.1 ms of a GET's ~0.35 ms on this machine (bench/README.md, S3 section). A
+    later call (waiting for a disconnect) goes to the server, past the server's own
+    empty body message, which was answered here already.
+    """
+    calls = 0
+
+    async def first_empty() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        message = await receive()
+        if calls == 2 and message["type"] == "http.request":
+            message = await receive()
+        return message
+
+    return first_empty
 
 
 async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:

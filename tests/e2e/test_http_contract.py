@@ -307,6 +307,35 @@ def test_oversized_body_is_refused_cleanly_and_keeps_the_connection(server: Serv
     assert_error(server.get("big", "k"), 404)
 
 
+def test_bodies_are_read_exactly_when_announced(server: ServerProcess) -> None:
+    """A request without Content-Length or Transfer-Encoding is answered without reading a body
+    (local/asgi_plumbing.py); one with either is read whole; the connection stays in step."""
+    conn = server.connection()
+    try:
+
+        def chunks() -> Any:
+            yield b'{"c": '
+            yield b"[1, 2]}"
+
+        headers = {**server.auth(), "Content-Type": "application/json"}
+        conn.request("PUT", "/entity/bodies", body=chunks(), headers=headers, encode_chunked=True)
+        resp = conn.getresponse()
+        assert resp.status == 200, resp.read()
+        resp.read()
+        assert conn.sock is not None
+        local = conn.sock.getsockname()
+        r = server.request("GET", "/entity/bodies?key=c", credential=ADMIN_KEY, conn=conn)
+        assert r.status == 200 and r.json() == [1, 2], r
+        r = server.request("GET", "/entity/bodies?key=c", b'{"x": 1}', credential=ADMIN_KEY, conn=conn)
+        assert r.status == 200 and r.json() == [1, 2], r  # a GET's body is read and ignored
+        assert_error(server.request("PUT", "/entity/bodies", b"", credential=ADMIN_KEY, conn=conn), 400)
+        assert server.request("DELETE", "/entity/bodies?key=c", credential=ADMIN_KEY, conn=conn).status == 200
+        assert_error(server.request("GET", "/entity/bodies?key=c", credential=ADMIN_KEY, conn=conn), 404)
+        assert conn.sock is not None and conn.sock.getsockname() == local, "a new connection was needed"
+    finally:
+        conn.close()
+
+
 def test_body_limit_boundary(server: ServerProcess) -> None:
     limit = 1024 * 1024
     prefix, suffix = b'{"edge":"', b'"}'

@@ -158,6 +158,29 @@ def test_a_write_is_one_round_trip(store: S3Storage) -> None:
     assert store.get("expect/a").data == b"x" * 4096
 
 
+def test_no_flexible_checksums_on_the_wire(store: S3Storage) -> None:
+    """No CRC32 per write nor checksum mode per read: the envelope's AES-GCM tag checks every byte.
+
+    botocore's defaults add both (``request_checksum_calculation`` and
+    ``response_checksum_validation`` = when_supported); a write that is still
+    conditional keeps its precondition header.
+    """
+    sent: list[tuple[str, dict[str, str]]] = []
+
+    def record(request: Any, event_name: str, **_: Any) -> None:
+        headers = {k.lower(): v.decode() if isinstance(v, bytes) else str(v) for k, v in request.headers.items()}
+        sent.append((event_name.rsplit(".", 1)[1], headers))
+
+    store.client.meta.events.register("before-send.s3", record)
+    etag = store.put("checksum/a", b"y" * 1024, if_none_match=True)
+    store.put("checksum/a", b"z" * 1024, if_match=etag)
+    assert store.get("checksum/a").data == b"z" * 1024
+    assert [op for op, _ in sent] == ["PutObject", "PutObject", "GetObject"]
+    for op, headers in sent:
+        assert not [h for h in headers if h.startswith(("x-amz-checksum", "x-amz-sdk-checksum"))], (op, headers)
+    assert sent[0][1]["if-none-match"] == "*" and "if-match" in sent[1][1]
+
+
 def test_warm_read_sees_a_write_from_another_process(store: S3Storage, app_on: Any) -> None:
     client = app_on(store)
     assert client.http.put("/entity/db", body='{"k": 1}', headers=AUTH).status_code == 200
