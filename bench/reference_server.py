@@ -4,7 +4,9 @@ Granian (ASGI, uvloop) with the same process count as ours; PUT /entity/{db} par
 JSON body and writes each key to its own file durably (temp file, fdatasync, rename,
 folder fsync) before answering; GET /entity/{db}?key=K answers the file. No auth, no
 crypto, no Chalice, no schema: what is left of our request path is what a durable JSON
-store on this stack cannot avoid. POST /api/login answers a dummy token so that
+store on this stack cannot avoid. Every shortcut our server takes that is not about our
+own work, it takes too (a request that announces no body gets none from Granian,
+local/asgi_plumbing.py). POST /api/login answers a dummy token so that
 bench/http_bench.py drives it unchanged.
 
     python bench/reference_server.py --port 8090 --data-dir /tmp/ref --processes 8
@@ -49,6 +51,13 @@ def _write(folder: str, key: str, data: bytes) -> None:
     _fsync_dir(folder)
 
 
+def _has_body(scope: dict[str, Any]) -> bool:
+    """RFC 9112: an HTTP/1.x request without Transfer-Encoding and Content-Length (or 0) has no body."""
+    if scope.get("http_version") not in ("1.1", "1.0"):
+        return True
+    return any(n == b"transfer-encoding" or (n == b"content-length" and v.strip() != b"0") for n, v in scope["headers"])
+
+
 async def app(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]], send: Send) -> None:
     if scope["type"] == "lifespan":
         while (message := await receive())["type"] != "lifespan.shutdown":
@@ -56,7 +65,7 @@ async def app(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, A
         await send({"type": "lifespan.shutdown.complete"})
         return
     body = b""
-    while True:
+    while _has_body(scope):  # a GET announces none: no receive() into Granian (what ours skips too)
         message = await receive()
         body += message.get("body", b"")
         if not message.get("more_body"):
