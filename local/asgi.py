@@ -28,6 +28,7 @@ from typing import Any
 
 from chalice.app import Chalice
 
+from chalicelib.handlers.protocol import FUNCTIONS
 from local.asgi_plumbing import (
     LazyApp,
     PooledApp,
@@ -104,12 +105,20 @@ class ChaliceASGI(PooledApp):
 def _routes() -> ChaliceASGI:
     import app as app_module  # the one source of routes
 
-    settings = app_module.runtime.settings
+    runtime = app_module.runtime
+    settings = runtime.settings
     server = ServerSettings.from_env(settings)
+    # Build what requests use now, at the process's start, not in its first request: a
+    # process that first gets a connection in the middle of a load would otherwise stall
+    # every request queued on it for the build (the auth stack, the keyring, the handlers).
+    runtime.services  # noqa: B018
     if settings.invoker != "inprocess":
-        # Connect to the workers now (the pool probes each one at once), not at the
-        # first request: every server process knows its workers before serving.
-        app_module.runtime.invoker  # noqa: B018
+        # Connect to the workers now (the pool probes each one at once): every server
+        # process knows its workers before serving.
+        runtime.invoker  # noqa: B018
+    else:
+        for function in FUNCTIONS:  # the handlers, their storage and keyring
+            runtime.processing.handler(function)
     return ChaliceASGI(app_module.app, settings.max_body_bytes, server.http_threads, server.inline_mode)
 
 
