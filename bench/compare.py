@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -24,11 +25,12 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 
 
-def run(server: str, args: argparse.Namespace, extra: list[str]) -> dict[str, dict[str, float]]:
+def run(server: str, args: argparse.Namespace, extra: list[str], data_root: str) -> dict[str, dict[str, float]]:
     """phase name -> {"rps", "p99_ms", "cpu_us"} of one http_bench run (session-token round only)."""
     with tempfile.TemporaryDirectory() as results:
         cmd = [sys.executable, str(BENCH / "http_bench.py"), "--server", server, "--no-admin-key",
-               "--duration", str(args.duration), "--results-dir", results, *extra]  # fmt: skip
+               "--duration", str(args.duration), "--results-dir", results,
+               "--data-root", data_root, "--keep-data", *extra]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         files = list(Path(results).glob("*.json"))
         if done.returncode != 0 or not files:
@@ -43,6 +45,21 @@ def run(server: str, args: argparse.Namespace, extra: list[str]) -> dict[str, di
     return out
 
 
+def _rounds(
+    args: argparse.Namespace, extra: list[str], data_root: str, rows: dict[str, list[dict[str, dict[str, float]]]]
+) -> None:
+    for i in range(args.rounds):
+        order = ("ours", "reference") if i % 2 == 0 else ("reference", "ours")
+        for server in order:
+            result = run(server, args, extra, data_root)
+            rows[server].append(result)
+            line = "  ".join(
+                f"{ph} {r['rps']:>8,.0f}/s p99 {r['p99_ms']:6.2f} ms cpu {r['cpu_us']:5.0f} µs/req"
+                for ph, r in result.items()
+            )
+            print(f"round {i + 1} {server:<9} {line}", flush=True)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=3)
@@ -54,16 +71,14 @@ def main() -> int:
     args, extra = p.parse_known_args()
     extra = [a for a in extra if a != "--"] + ["--processes", str(args.processes)]
     rows: dict[str, list[dict[str, dict[str, float]]]] = {"ours": [], "reference": []}
-    for i in range(args.rounds):
-        order = ("ours", "reference") if i % 2 == 0 else ("reference", "ours")
-        for server in order:
-            result = run(server, args, extra)
-            rows[server].append(result)
-            line = "  ".join(
-                f"{ph} {r['rps']:>8,.0f}/s p99 {r['p99_ms']:6.2f} ms cpu {r['cpu_us']:5.0f} µs/req"
-                for ph, r in result.items()
-            )
-            print(f"round {i + 1} {server:<9} {line}", flush=True)
+    # Every run's data stays until the end: deleting tens of thousands of files between runs
+    # slows the next run's file creates for minutes (ext4 without a journal skips inodes
+    # freed in the last 60-360 s when it allocates one; see bench/README.md, Caveats).
+    data_root = tempfile.mkdtemp(prefix="deltadb-compare-")
+    try:
+        _rounds(args, extra, data_root, rows)
+    finally:
+        shutil.rmtree(data_root, ignore_errors=True)
     print()
     print(f"median of {args.rounds} rounds   ours req/s (p99)      reference req/s (p99)   ratio of the medians")
     for phase in rows["ours"][0]:
