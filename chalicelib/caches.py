@@ -61,17 +61,18 @@ class Expiring(Generic[K, V]):
     """
 
     def __init__(self, maxsize: int, clock: Callable[[], float], on_lookup: Callable[[bool], None] | None = None):
-        self._entries: Bounded[K, tuple[V, float]] = Bounded.lru(maxsize, on_lookup)
+        self._entries: Bounded[K, tuple[V, float]] = Bounded.lru(maxsize)
         self._clock = clock
+        self._on_lookup = on_lookup
 
     def get(self, key: K) -> V | None:
         hit = self._entries.get(key)
-        if hit is None:
-            return None
-        if hit[1] <= self._clock():
+        if hit is not None and hit[1] <= self._clock():
             self._entries.discard(key)
-            return None
-        return hit[0]
+            hit = None
+        if self._on_lookup is not None:
+            self._on_lookup(hit is not None)  # an expired entry is a miss
+        return hit[0] if hit is not None else None
 
     def put(self, key: K, value: V, expires_at: float) -> None:
         self._entries.put(key, (value, expires_at))
