@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -68,7 +69,10 @@ async def _nothing(message: dict[str, Any]) -> None:
 def run(s: Scope, body: bytes) -> list[Any]:
     server = Server(body)
     app = BodyApp(server)
-    asyncio.run(app(s, server.receive, _nothing))
+    # A loop of its own in a thread of its own: an earlier test of the session (Playwright's
+    # sync API) may leave an event loop running in this one, where asyncio.run refuses to start.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, app(s, server.receive, _nothing)).result()
     return app.seen
 
 
