@@ -15,13 +15,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import audit, names
-from chalicelib.errors import DeltaError, from_result
-from chalicelib.handlers.wire import Call, Json, R
+from chalicelib.errors import DeltaError
+from chalicelib.handlers.wire import Call, R
 from chalicelib.operations import PREFIX, STALE_SECONDS
 from chalicelib.storage.base import ObjectNotFound, Storage
+
+if TYPE_CHECKING:
+    from chalicelib.handlers.dispatch import Handler
 from chalicelib.walks import RewrapTotals, RewrapWalk
 
 KIND = "rewrap"
@@ -36,17 +39,13 @@ def _progress_object(op_id: str) -> str:
 
 
 class SelfCaller:
-    """Calls answered by a handler in this process, through its full dispatch (checks and errors included)."""
+    """Calls answered by a handler in this process, through its dispatch (``Handler.run``: checks and errors)."""
 
-    def __init__(self, handler: Callable[[Json], Json]) -> None:
+    def __init__(self, handler: Handler) -> None:
         self.handler = handler
 
     def call(self, c: Call[R]) -> R:
-        result = self.handler(json.loads(json.dumps(c.to_json())))
-        err = from_result(result)
-        if err is not None:
-            raise err
-        return c.decode_reply(result)
+        return self.handler.run(c)
 
 
 def _write(storage: Storage, op_id: str, clock: Callable[[], float], status: str, **fields: Any) -> None:
@@ -55,7 +54,7 @@ def _write(storage: Storage, op_id: str, clock: Callable[[], float], status: str
 
 
 def run(
-    handler: Callable[[Json], Json],
+    handler: Handler,
     storage: Storage,
     clock: Callable[[], float],
     op_id: str,
