@@ -9,9 +9,9 @@ for every line).
 from __future__ import annotations
 
 import logging
-import time
 
 from chalicelib.config import Settings
+from chalicelib.timestamps import PerSecond
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
@@ -22,14 +22,10 @@ class LineFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__(FORMAT)
-        self._second: tuple[int, str] = (-1, "")  # one tuple: threads never see half an update
+        self._seconds = PerSecond(self.default_time_format, self.converter)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        second = int(record.created)
-        cached = self._second
-        if cached[0] != second:
-            cached = self._second = (second, time.strftime(self.default_time_format, self.converter(record.created)))
-        return f"{cached[1]},{int(record.msecs):03d}"  # the standard default_msec_format, "%s,%03d"
+        return f"{self._seconds.text(record.created)},{int(record.msecs):03d}"  # the standard "%s,%03d"
 
 
 def setup_logging(settings: Settings) -> None:
