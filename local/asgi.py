@@ -22,15 +22,15 @@ Here:
 from __future__ import annotations
 
 import asyncio
-import base64
 import gc
+import json
 import logging
-from typing import Any
 
-from chalice.app import Chalice
+from chalice.app import Chalice, Response, handle_extra_types
 
 from chalicelib.handlers.protocol import FUNCTIONS
 from local.asgi_plumbing import (
+    Headers,
     LazyApp,
     PooledApp,
     Receive,
@@ -77,30 +77,35 @@ class ChaliceASGI(PooledApp):
         client = scope.get("client") or ("127.0.0.1", 0)
         try:
             response = self.gateway.handle(scope["method"], raw_path(scope), query, header_dict(scope), body, client[0])
+            if response is None:
+                return _error(404, "not found")
+            return _reply(response)
         except Exception:
             log.exception("unhandled error in the HTTP adapter")
             return _error(500, "internal server error")
-        if response is None:
-            return _error(404, "not found")
-        return self._reply(response)
 
-    @staticmethod
-    def _reply(response: dict[str, Any]) -> Reply:
-        raw = response.get("body")
-        if raw is None:
-            payload = b""
-        elif response.get("isBase64Encoded"):
-            payload = base64.b64decode(raw)
+
+def _reply(response: Response) -> Reply:
+    """A Chalice ``Response`` as an HTTP reply, with what ``Response.to_dict`` and API Gateway would send."""
+    body = response.body
+    if isinstance(body, str):
+        payload = body.encode("utf-8")
+    elif isinstance(body, bytes):
+        payload = body
+    elif body is None:
+        payload = b""
+    else:  # as Chalice serialises a non-text body
+        payload = json.dumps(body, separators=(",", ":"), default=handle_extra_types).encode("utf-8")
+    headers: Headers = []
+    for name, value in response.headers.items():
+        key = name.lower().encode("latin-1")
+        if key == b"content-length":
+            continue  # the server sets it from the payload
+        if isinstance(value, list):
+            headers.extend((key, str(v).encode("latin-1")) for v in value)
         else:
-            payload = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
-        out = [
-            (k.lower().encode("latin-1"), str(v).encode("latin-1"))
-            for k, v in (response.get("headers") or {}).items()
-            if k.lower() != "content-length"
-        ]
-        for k, values in (response.get("multiValueHeaders") or {}).items():
-            out.extend((k.lower().encode("latin-1"), str(v).encode("latin-1")) for v in values)
-        return int(response["statusCode"]), out, payload
+            headers.append((key, str(value).encode("latin-1")))
+    return response.status_code, headers, payload
 
 
 def _routes() -> ChaliceASGI:

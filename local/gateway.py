@@ -1,13 +1,13 @@
-"""A minimal API Gateway for the local server: HTTP request → REST proxy event → app.
+"""A minimal API Gateway for the local server: HTTP request → the app's route → ``Response``.
 
-It does what API Gateway does in front of the Lambda: match the path against the
-app's routes and build the (documented) REST API proxy event. Then, for a route and
-method the app has, it calls the route's view the way Chalice's REST handler does —
-a ``Request`` made from the event, the app's HTTP middleware around the view — but
-without the per-request work a local server does not need (Chalice's content-type
-scans for API Gateway's binary types, building the handler and its middleware chain
-anew, validating and re-reading the response headers). Anything else (a method the
-path lacks: 405 with ``Allow``) goes through the app as its Lambda handler,
+It does what API Gateway and Chalice's REST handler do in front of the Lambda: match
+the path against the app's routes, make the route's ``Request`` (local/gateway_request.py:
+the attributes Chalice's ``Request(event)`` would have, without building the event) and
+run the view inside the app's HTTP middleware, as Chalice does — less the per-request
+work a local server does not need (building the proxy event and reading it back,
+Chalice's content-type scans for API Gateway's binary types, building the middleware
+chain anew, turning the response into a proxy dict). Anything else (a method the path
+lacks: 405 with ``Allow``) goes through the app as its Lambda handler,
 ``app(event, context)``, unchanged. app.py stays the one source of routes; the Lambda
 path is Chalice's own and tested on its own (tests/e2e/test_packaged_bundle.py).
 
@@ -17,8 +17,6 @@ routes decode exactly once and a ``%2F`` inside a name is rejected there (400).
 
 from __future__ import annotations
 
-import itertools
-import os
 import threading
 from collections.abc import Callable
 from typing import Any, cast
@@ -26,51 +24,10 @@ from urllib.parse import parse_qs
 
 from chalice.app import Chalice, Request, Response
 
+from local.gateway_request import LambdaContext, LocalRequest
+
 Segments = tuple[str | None, ...]  # None marks a {parameter}
 Middleware = Callable[[Request, Callable[[Request], Response]], Response]
-
-
-class _RequestIds:
-    """Request ids unique across processes and requests: a random per-process prefix and a counter.
-
-    Cheaper than drawing 16 random bytes per request (a getrandom call was ~10 % of a
-    GET's CPU); a forked child draws a prefix of its own.
-    """
-
-    def __init__(self) -> None:
-        self._reset()
-        os.register_at_fork(after_in_child=self._reset)
-
-    def _reset(self) -> None:
-        self._prefix = os.urandom(10).hex()
-        self._counter = itertools.count()
-
-    def next(self) -> str:
-        return f"{self._prefix}{next(self._counter):012x}"  # 32 hex digits, like a uuid's
-
-
-_REQUEST_IDS = _RequestIds()
-
-
-class _Context:
-    """The parts of a Lambda context object a Chalice app may read."""
-
-    __slots__ = ("_request_id", "function_name")
-
-    def __init__(self, function_name: str) -> None:
-        self.function_name = function_name
-        self._request_id: str | None = None
-
-    @property
-    def aws_request_id(self) -> str:
-        """Unique per request, like Lambda's; made when first read (a request nobody logs needs none)."""
-        if self._request_id is None:
-            self._request_id = _REQUEST_IDS.next()
-        return self._request_id
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 900_000
 
 
 def thread_local_requests(app: Chalice) -> None:
@@ -123,7 +80,7 @@ class ProxyGateway:
         thread_local_requests(app)
         self.app = app
         self.stage = stage
-        self._middleware: tuple[Middleware, ...] | None = None  # the app's, read at the first request
+        self._chains: dict[tuple[str, str], Callable[[Request], Response]] = {}  # (resource, method): built once
         self._static: dict[str, str] = {}
         self._dynamic: dict[int, list[tuple[Segments, tuple[str, ...], str]]] = {}
         self._matched: dict[str, tuple[str, tuple[tuple[str, str], ...] | None]] = {}  # paths seen lately
@@ -177,58 +134,48 @@ class ProxyGateway:
         headers: dict[str, str],
         body: bytes,
         source_ip: str = "127.0.0.1",
-    ) -> dict[str, Any] | None:
-        """The app's proxy response dict, or None when no route matches the path."""
+    ) -> Response | None:
+        """The app's response, or None when no route matches the path. ``headers``: lower-case names."""
         matched = self.match(raw_path)
         if matched is None:
             return None
         resource, path_params = matched
-        multi_query = parse_query(query_string) if query_string else None
-        event = {
-            "resource": resource,
-            "path": raw_path,
-            "httpMethod": method,
-            "headers": headers,
-            "multiValueHeaders": {k: [v] for k, v in headers.items()},
-            "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} if multi_query else None,
-            "multiValueQueryStringParameters": multi_query or None,
-            "pathParameters": path_params,
-            "stageVariables": None,
-            "requestContext": {
-                "resourcePath": resource,
-                "httpMethod": method,
-                "path": f"/{self.stage}{raw_path}",
-                "stage": self.stage,
-                "identity": {"sourceIp": source_ip},
-            },
-            "body": body if body else None,
-            "isBase64Encoded": False,
-        }
-        context = _Context(self.app.app_name)
-        entry = self.app.routes[resource].get(method)
-        if entry is None:
-            response: dict[str, Any] = self.app(event, context)
-            return response
-        return self._call_view(event, context, entry.view_function, path_params or {})
-
-    def _call_view(
-        self, event: dict[str, Any], context: _Context, view: Callable[..., Any], params: dict[str, str]
-    ) -> dict[str, Any]:
-        """What Chalice's REST handler does for a matched route, less what only API Gateway needs."""
-        if self._middleware is None:
-            self._middleware = tuple(f for f, kind in self.app.middleware_handlers if kind in ("http", "all"))
-        request = Request(event, context)
+        query = parse_query(query_string) if query_string else None
+        context = LambdaContext(self.app.app_name)
+        request = LocalRequest(
+            method, raw_path, resource, headers, query, path_params, body, source_ip, self.stage, context
+        )
+        chain = self._chains.get((resource, method))
+        if chain is None:
+            entry = self.app.routes[resource].get(method)
+            if entry is None:  # a method the path lacks (405 with Allow): the app as Lambda runs it
+                return _response(self.app(request.to_original_event(), context))
+            chain = self._chains[(resource, method)] = self._chain(entry.view_function)
         self.app.lambda_context = cast(Any, context)  # the parts of a Lambda context Chalice reads
         self.app.current_request = request
+        return chain(request)
 
-        def innermost(_request: Request) -> Response:
-            response = view(**params)
+    def _chain(self, view: Callable[..., Any]) -> Callable[[Request], Response]:
+        """What Chalice's REST handler runs for a route: the app's HTTP middleware around the view.
+
+        Built once per route (Chalice builds it per request), less what only API Gateway
+        needs (content-type scans for binary types, re-reading the response headers).
+        """
+
+        def innermost(request: Request) -> Response:
+            response = view(**(request.uri_params or {}))
             return response if isinstance(response, Response) else Response(body=response)
 
         handler: Callable[[Request], Response] = innermost
-        for middleware in reversed(self._middleware):
+        for middleware in reversed([f for f, kind in self.app.middleware_handlers if kind in ("http", "all")]):
             handler = _Link(middleware, handler)
-        return handler(request).to_dict()
+        return handler
+
+
+def _response(proxy: dict[str, Any]) -> Response:
+    """A proxy response dict (Chalice's own answer) as a ``Response``."""
+    headers: dict[str, str | list[str]] = {**(proxy.get("headers") or {}), **(proxy.get("multiValueHeaders") or {})}
+    return Response(body=proxy.get("body"), headers=headers, status_code=int(proxy["statusCode"]))
 
 
 class _Link:

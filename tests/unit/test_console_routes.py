@@ -132,14 +132,17 @@ def test_through_the_lambda_entry_point_every_file_is_text_not_base64(client: Ap
     """What API Gateway gets from the Lambda: plain text bodies (no console type is a binary type),
     which it passes through unchanged; so the deployed API serves the console as it is."""
     from chalicelib.webapp import create_app
-    from local.gateway import ProxyGateway
+    from local.gateway_request import LambdaContext, LocalRequest
 
     app = create_app(client.runtime)
     assert not {t.split(";")[0] for t in ASSETS.values()} & set(app.api.binary_types)
     path = "/" if name == INDEX else f"/console/{name}"
     accept = BROWSER_ACCEPT.get(name, "*/*")
-    reply = ProxyGateway(app).handle("GET", path, "", {"accept": accept}, b"")
-    assert reply is not None
+    resource = "/" if name == INDEX else "/console/{asset}"
+    context = LambdaContext(app.app_name)
+    params = None if name == INDEX else {"asset": name}
+    request = LocalRequest("GET", path, resource, {"accept": accept}, None, params, b"", "127.0.0.1", "api", context)
+    reply = app(request.to_original_event(), context)  # Chalice's Lambda handler, as deployed
     assert reply["statusCode"] == 200
     assert reply.get("isBase64Encoded", False) is False
     assert reply["body"] == (FILES / name).read_text(encoding="utf-8")

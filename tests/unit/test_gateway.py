@@ -1,17 +1,20 @@
-"""The local server's gateway: the query parsing and path matching it does itself, and its request ids."""
+"""The local server's gateway: the query parsing, path matching and requests it makes itself, and its request ids."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+from chalice.app import Request
 
 from chalicelib.bootstrap import Runtime
 from chalicelib.webapp import create_app
-from local.gateway import _REQUEST_IDS, ProxyGateway, _Context, parse_query
+from local.gateway import ProxyGateway, parse_query
+from local.gateway_request import REQUEST_IDS, LambdaContext, LocalRequest
 from tests.conftest import ADMIN_KEY, make_settings
 
 
@@ -51,18 +54,44 @@ def test_a_remembered_path_gives_each_request_its_own_parameters(gateway: ProxyG
 def test_a_request_through_the_gateway_is_answered(gateway: ProxyGateway) -> None:
     auth = {"authorization": f"Bearer {ADMIN_KEY}"}
     put = gateway.handle("PUT", "/entity/db1", "", auth, b'{"k": {"n": 1}}')
-    assert put is not None and put["statusCode"] == 200, put
+    assert put is not None and put.status_code == 200, put.body
     got = gateway.handle("GET", "/entity/db1", "key=k", auth, b"")
-    assert got is not None and got["statusCode"] == 200 and got["body"] == '{"n":1}', got
+    assert got is not None and got.status_code == 200 and got.body == '{"n":1}', got.body
+    assert got.headers["ETag"] == put.headers["ETag"]
     bad = gateway.handle("GET", "/entity/db1", "key=%ff", auth, b"")  # invalid UTF-8: 400, not another key
-    assert bad is not None and bad["statusCode"] == 400, bad
+    assert bad is not None and bad.status_code == 400, bad.body
+    wrong = gateway.handle("POST", "/entity/db1", "", auth, b"{}")  # a method the path lacks: Chalice's own 405
+    assert wrong is not None and wrong.status_code == 405
+    assert json.loads(wrong.body) == {"error": "unsupported method: post"} and "PUT" in str(wrong.headers["Allow"])
+
+
+def test_a_local_request_reads_as_chalices_request_from_the_same_event() -> None:
+    """What a view or middleware reads is what it would read on Lambda, where Chalice makes the Request."""
+    headers = {"authorization": "Bearer t", "content-type": "application/json", "if-match": '"e"'}
+    query = {"key": ["a", "b"], "x": [""]}
+    local = LocalRequest(
+        "PUT", "/entity/d%2Fb", "/entity/{db}", headers, query, {"db": "d%2Fb"}, b'{"k": 1}', "10.0.0.9", "api",
+        LambdaContext("fn"),
+    )  # fmt: skip
+    chalice = Request(local.to_original_event(), local.lambda_context)
+    for name in ("method", "uri_params", "context", "stage_vars", "path", "raw_body", "json_body", "lambda_context"):
+        assert getattr(local, name) == getattr(chalice, name), name
+    assert dict(local.headers) == dict(chalice.headers)
+    assert local.headers.get("If-Match") == chalice.headers.get("If-Match") == '"e"'
+    assert local.query_params is not None and chalice.query_params is not None
+    assert dict(local.query_params) == dict(chalice.query_params) == {"key": "b", "x": ""}
+    assert local.query_params.getlist("key") == ["a", "b"]
+    assert local.to_dict() == chalice.to_dict()
+    bare = LocalRequest("GET", "/health", "/health", {}, None, None, b"", "127.0.0.1", "api", LambdaContext("fn"))
+    plain = Request(bare.to_original_event(), bare.lambda_context)
+    assert (bare.query_params, bare.raw_body, bare.uri_params) == (plain.query_params, plain.raw_body, None)
 
 
 def test_request_ids_are_unique_and_made_only_when_read() -> None:
-    ids = {_Context("f").aws_request_id for _ in range(10_000)}
+    ids = {LambdaContext("f").aws_request_id for _ in range(10_000)}
     assert len(ids) == 10_000
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
-    context = _Context("f")
+    context = LambdaContext("f")
     assert context._request_id is None
     assert context.aws_request_id == context.aws_request_id
 
@@ -72,11 +101,11 @@ def test_a_forked_process_makes_other_request_ids(tmp_path: Path) -> None:
     pid = os.fork()
     if pid == 0:  # the child: write one id and leave at once
         try:
-            out.write_text(_REQUEST_IDS.next())
+            out.write_text(REQUEST_IDS.next())
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
-    parent = _REQUEST_IDS.next()
+    parent = REQUEST_IDS.next()
     assert out.read_text()[:20] != parent[:20]
 
 
