@@ -92,6 +92,19 @@ async def prepare(app: App, token: str, size: int) -> None:
     assert status == 200, out
 
 
+def quiet_logs() -> None:
+    """The log handler `deltadb serve` installs, writing to /dev/null: the lines' cost counts, not their I/O."""
+    import logging
+
+    from chalicelib.logs import StderrLines
+
+    sys.path.insert(0, str(REPO))
+    handler = StderrLines()
+    handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 (open for the process's life)
+    logging.root.addHandler(handler)
+    logging.root.setLevel(logging.INFO)
+
+
 def our_app(data: Path, log_level: str) -> tuple[App, str]:
     os.environ.update(
         {"DELTADB_DATA_DIR": str(data / "ours"), "DELTADB_ADMIN_KEY": ADMIN_KEY, "DELTADB_LOG_LEVEL": log_level}
@@ -128,10 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     data = Path(tempfile.mkdtemp(prefix="request-cpu-"))
     try:
-        import logging
-
-        # the access log's cost counts, not its I/O
-        logging.basicConfig(level=logging.INFO, stream=open(os.devnull, "w"))  # noqa: SIM115
+        quiet_logs()
         apps = {}
         if args.only != "reference":
             apps["ours"] = our_app(data, "INFO" if args.access_log else "WARNING")

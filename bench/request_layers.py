@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from request_cpu import call, document, our_app, prepare, scope
+from request_cpu import call, document, our_app, prepare, quiet_logs, scope
 
 # Which timed layers each layer calls: its own time is its time minus theirs.
 CALLS = {
@@ -143,9 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     data = Path(tempfile.mkdtemp(prefix="request-layers-"))
     try:
-        import logging
-
-        logging.basicConfig(level=logging.INFO, stream=open(os.devnull, "w"))  # noqa: SIM115 (lines cost, not I/O)
+        quiet_logs()
         app, token = our_app(data, "WARNING")
         asyncio.run(prepare(app, token, args.doc_bytes))
         for phase in ("get", "put"):

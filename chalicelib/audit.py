@@ -6,9 +6,12 @@ the target (a database, ``db/key``, an API key's id or a key version id), the re
 (``ok``, ``denied``, ``refused`` or ``failed``) and the request id when there is one.
 Never a secret, a token or document content: ``detail`` takes only short scalars.
 
-Where the lines go is the process's choice: ``deltadb serve|up --audit-log PATH`` gives the
-logger a file of its own; by default they go with the other logs to stderr (CloudWatch
-in Lambda).
+Where the lines go is the process's choice: ``deltadb serve|up --audit-log PATH`` appends
+them to a file of their own (one ``write`` per whole line on an ``O_APPEND`` descriptor,
+so the processes sharing the file never interleave within a line); by default they go
+with the other logs to stderr (CloudWatch in Lambda). Neither way makes a ``LogRecord``
+when nothing else listens (chalicelib/logs.py ``direct_handler``): ``logging`` would cost
+more than the rest of the line.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import getpass
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 
+from chalicelib.logs import direct_handler
 from chalicelib.timestamps import utc_now_ms
 
 AUDIT_LOGGER = "deltadb.audit"
@@ -84,17 +89,41 @@ def record(
     request_id: str | None = None,
     **detail: Detail,
 ) -> None:
-    if log.isEnabledFor(logging.INFO):
-        log.info(AuditRecord(action, actor, target, result, request_id, dict(detail)).to_line())
+    if not log.isEnabledFor(logging.INFO):
+        return
+    line = AuditRecord(action, actor, target, result, request_id, dict(detail)).to_line()
+    if _file is not None:
+        _file.append(line)
+        return
+    handler = direct_handler(log, logging.INFO)
+    if handler is not None:
+        handler.write("INFO", AUDIT_LOGGER, line)
+    else:
+        log.info(line)
+
+
+class _AuditFile:
+    """An append-only file of whole lines, shared by every process that opens it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._lock = threading.Lock()
+
+    def append(self, line: str) -> None:
+        data = memoryview((line + "\n").encode("utf-8"))
+        with self._lock:  # a (rare) short write finishes before another thread's line starts
+            while data:
+                data = data[os.write(self._fd, data) :]
+
+
+_file: _AuditFile | None = None
 
 
 def write_to(path: str) -> None:
     """Send the audit lines to an append-only file of their own (and not also to the general log)."""
+    global _file
     target = os.path.abspath(path)
-    if any(isinstance(h, logging.FileHandler) and h.baseFilename == target for h in log.handlers):
-        return  # several Runtimes in one process (tests, tools) share the one file handler
-    handler = logging.FileHandler(path, mode="a", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
+    if _file is not None and _file.path == target:
+        return  # several Runtimes in one process (tests, tools) share the one file
+    _file = _AuditFile(target)

@@ -67,6 +67,11 @@ class _LowerCaseHeaders(CaseInsensitiveMapping):
     def __init__(self, lowered: dict[str, str]) -> None:  # Chalice's __init__ would copy
         self._dict = lowered
 
+    def get(self, key: str, default: Any = None) -> Any:
+        # Mapping.get finds a missing header by catching KeyError: most requests ask for
+        # two or three headers they lack (If-Match, If-None-Match, Prefer).
+        return self._dict.get(key.lower(), default)
+
 
 class LocalRequest(Request):
     """A Chalice ``Request`` with the attributes ``Request(event, context)`` would have."""
