@@ -221,3 +221,22 @@ def test_a_write_into_a_folder_removed_meanwhile_recreates_it(tmp_path: Path) ->
     shutil.rmtree(tmp_path / "_ops")
     store.put("_ops/a/results/k", b"2")
     assert store.get("_ops/a/results/k").data == b"2"
+
+
+def test_temp_names_are_unique_carry_the_pid_and_differ_in_a_forked_child(tmp_path: Path) -> None:
+    from chalicelib.storage.fs import _TEMP_NAMES
+
+    names = {_TEMP_NAMES.next() for _ in range(10_000)}
+    assert len(names) == 10_000
+    assert {n.split(".")[2] for n in names} == {str(os.getpid())}  # where the sweep reads the writer's pid
+    out = tmp_path / "child"
+    pid = os.fork()
+    if pid == 0:
+        try:
+            out.write_text(_TEMP_NAMES.next())
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    child = out.read_text()
+    assert child.split(".")[2] == str(pid) and child not in names
+    assert child.split(".")[3][:16] != next(iter(names)).split(".")[3][:16]  # a random part of its own
