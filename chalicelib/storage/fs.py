@@ -86,6 +86,14 @@ class FileStorage:
 
     def get(self, key: str, *, if_none_match: str | None = None) -> StoredObject:
         path = self._path(key)
+        if if_none_match is not None:
+            # Revalidating a copy the caller holds (a warm GET): when it is still current,
+            # one stat answers, instead of open + fstat + close.
+            try:
+                if _etag(os.stat(path)) == if_none_match:
+                    raise NotModified(key)
+            except (FileNotFoundError, NotADirectoryError):
+                raise ObjectNotFound(key) from None
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:

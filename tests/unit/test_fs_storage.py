@@ -56,6 +56,11 @@ def test_conditional_writes(storage: FileStorage | MemoryStorage) -> None:
     with pytest.raises(VersionMismatch):
         storage.delete("k/x", if_match=e1)
     storage.delete("k/x", if_match=e2)
+    with pytest.raises(ObjectNotFound):  # revalidating a copy of an object deleted since
+        storage.get("k/x", if_none_match=e2)
+    e3 = storage.put("k/y", b"3")
+    with pytest.raises(ObjectNotFound):  # a file where a folder would be
+        storage.get("k/y/below", if_none_match=e3)
 
 
 def test_failed_write_leaves_no_temp_file_and_keeps_old_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
