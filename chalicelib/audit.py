@@ -112,9 +112,12 @@ class _AuditFile:
 
     def append(self, line: str) -> None:
         data = memoryview((line + "\n").encode("utf-8"))
-        with self._lock:  # a (rare) short write finishes before another thread's line starts
-            while data:
-                data = data[os.write(self._fd, data) :]
+        try:
+            with self._lock:  # a (rare) short write finishes before another thread's line starts
+                while data:
+                    data = data[os.write(self._fd, data) :]
+        except OSError as exc:  # as logging's file handler did: reported, the request not failed
+            logging.getLogger("deltadb").error("could not append to the audit log %s: %s", self.path, exc)
 
 
 _file: _AuditFile | None = None

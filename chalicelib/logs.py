@@ -48,9 +48,12 @@ class StderrLines(logging.StreamHandler):  # type: ignore[type-arg]
 
     def write(self, level: str, name: str, message: str) -> None:
         text = self.line_formatter.line(level, name, message) + self.terminator
-        with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
-            self.stream.write(text)
-            self.stream.flush()
+        try:
+            with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
+                self.stream.write(text)
+                self.stream.flush()
+        except Exception:  # as emit() does: a failing log stream never fails the request
+            self.handleError(logging.LogRecord(name, logging.getLevelName(level), "", 0, message, None, None))
 
 
 def direct_handler(logger: logging.Logger, level: int) -> StderrLines | None:

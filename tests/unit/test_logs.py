@@ -143,3 +143,28 @@ def test_audit_file_lines_stay_whole_with_processes_appending_at_once(tmp_path: 
     actors = [json.loads(line)["actor"] for line in lines]  # every line whole: each parses
     assert sorted(set(actors)) == ["p0", "p1", "p2", "parent"]
     assert oct(path.stat().st_mode & 0o777) == oct(0o600)
+
+
+def test_a_failing_stream_or_file_never_fails_the_request(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(io.StringIO):
+        def write(self, _text: str) -> int:
+            raise BrokenPipeError("stderr closed")
+
+    handler = StderrLines()
+    handler.setStream(Broken())
+    raised = logging.raiseExceptions
+    logging.raiseExceptions = False  # as in production: logging reports nothing, raises nothing
+    try:
+        handler.write("INFO", "deltadb.audit", "{}")  # no exception
+    finally:
+        logging.raiseExceptions = raised
+    saved = audit._file
+    try:
+        audit.write_to(str(tmp_path / "audit.log"))
+        assert audit._file is not None
+        os.close(audit._file._fd)  # the descriptor fails (EBADF) as a full disk would (ENOSPC)
+        with caplog.at_level(logging.ERROR, logger="deltadb"):
+            audit.record("entity.write", actor="admin", target="db", result="ok")
+    finally:
+        audit._file = saved
+    assert any("could not append to the audit log" in r.getMessage() for r in caplog.records)
