@@ -12,6 +12,7 @@ import pytest
 from chalicelib.storage.base import NotModified, ObjectNotFound, VersionMismatch
 from chalicelib.storage.fs import FileStorage
 from chalicelib.storage.memory import MemoryStorage
+from tests.forks import in_forked_child
 from tests.storage_helpers import cas_increment, cas_race, run_together
 
 
@@ -234,14 +235,6 @@ def test_temp_names_are_unique_carry_the_pid_and_differ_in_a_forked_child(tmp_pa
     names = {_TEMP_NAMES.next() for _ in range(10_000)}
     assert len(names) == 10_000
     assert {n.split(".")[2] for n in names} == {str(os.getpid())}  # where the sweep reads the writer's pid
-    out = tmp_path / "child"
-    pid = os.fork()
-    if pid == 0:
-        try:
-            out.write_text(_TEMP_NAMES.next())
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
-    child = out.read_text()
+    pid, child = in_forked_child(_TEMP_NAMES.next, tmp_path)
     assert child.split(".")[2] == str(pid) and child not in names
     assert child.split(".")[3][:16] != next(iter(names)).split(".")[3][:16]  # a random part of its own

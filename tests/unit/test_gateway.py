@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -16,6 +15,7 @@ from chalicelib.webapp import create_app
 from local.gateway import ProxyGateway, parse_query
 from local.gateway_request import REQUEST_IDS, LambdaContext, LocalRequest
 from tests.conftest import ADMIN_KEY, make_settings
+from tests.forks import in_forked_child
 
 
 @pytest.mark.parametrize(
@@ -97,16 +97,8 @@ def test_request_ids_are_unique_and_made_only_when_read() -> None:
 
 
 def test_a_forked_process_makes_other_request_ids(tmp_path: Path) -> None:
-    out = tmp_path / "child"
-    pid = os.fork()
-    if pid == 0:  # the child: write one id and leave at once
-        try:
-            out.write_text(REQUEST_IDS.next())
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
-    parent = REQUEST_IDS.next()
-    assert out.read_text()[:20] != parent[:20]
+    _pid, child = in_forked_child(REQUEST_IDS.next, tmp_path)
+    assert child[:20] != REQUEST_IDS.next()[:20]
 
 
 def test_request_headers_by_lower_case_name_with_repeats_joined() -> None:
