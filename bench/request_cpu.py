@@ -96,9 +96,9 @@ def quiet_logs() -> None:
     """The log handler `deltadb serve` installs, writing to /dev/null: the lines' cost counts, not their I/O."""
     import logging
 
+    sys.path.insert(0, str(REPO))
     from chalicelib.logs import StderrLines
 
-    sys.path.insert(0, str(REPO))
     handler = StderrLines()
     handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 (open for the process's life)
     logging.root.addHandler(handler)

@@ -109,15 +109,21 @@ class _AuditFile:
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._lock._at_fork_reinit)  # type: ignore[attr-defined]
 
     def append(self, line: str) -> None:
-        data = memoryview((line + "\n").encode("utf-8"))
         try:
+            # backslashreplace: a name from a query may hold a lone surrogate (invalid UTF-8 sent
+            # by the client); the line must still be written, and the request still answered.
+            data = memoryview((line + "\n").encode("utf-8", "backslashreplace"))
             with self._lock:  # a (rare) short write finishes before another thread's line starts
                 while data:
                     data = data[os.write(self._fd, data) :]
-        except OSError as exc:  # as logging's file handler did: reported, the request not failed
+        except Exception as exc:  # as logging's file handler did: reported, the request not failed
             logging.getLogger("deltadb").error("could not append to the audit log %s: %s", self.path, exc)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 _file: _AuditFile | None = None
@@ -129,4 +135,6 @@ def write_to(path: str) -> None:
     target = os.path.abspath(path)
     if _file is not None and _file.path == target:
         return  # several Runtimes in one process (tests, tools) share the one file
-    _file = _AuditFile(target)
+    previous, _file = _file, _AuditFile(target)
+    if previous is not None:
+        previous.close()

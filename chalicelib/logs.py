@@ -75,6 +75,8 @@ def direct_handler(logger: logging.Logger, level: int) -> StderrLines | None:
     handler = root.handlers[0]
     if type(handler) is not StderrLines or handler.filters or handler.level > level:
         return None
+    if handler.formatter is not handler.line_formatter:  # someone set another format: logging's way
+        return None
     return handler
 
 

@@ -1,10 +1,11 @@
 """ASGI adapter: serves the Chalice app (routes from app.py, unchanged) behind Granian.
 
 Chalice ships no WSGI/ASGI adapter. Requests go through local/gateway.py, which does
-what API Gateway and Chalice's handler do: build the REST proxy event and run the
-matched route's view. ASGI rather than WSGI because only the ASGI scope carries ``raw_path``: a
-``%2F`` inside a name must reach the route still encoded (and be rejected there with
-400), not become a different path. Granian's WSGI also merges ``os.environ`` into every
+what API Gateway and Chalice's handler do: match the route, make its ``Request`` and run
+the view in the app's middleware; the view's ``Response`` is written here. ASGI rather
+than WSGI because only the ASGI scope carries ``raw_path``: a ``%2F`` inside a name must
+reach the route still encoded (and be rejected there with 400), not become a different
+path. Granian's WSGI also merges ``os.environ`` into every
 environ, where an ``HTTP_*`` variable would pass for a request header.
 
 Here:
@@ -92,9 +93,7 @@ def _reply(response: Response) -> Reply:
         payload = body.encode("utf-8")
     elif isinstance(body, bytes):
         payload = body
-    elif body is None:
-        payload = b""
-    else:  # as Chalice serialises a non-text body
+    else:  # as Chalice serialises a non-text body (None too: "null")
         payload = json.dumps(body, separators=(",", ":"), default=handle_extra_types).encode("utf-8")
     headers: Headers = []
     for name, value in response.headers.items():

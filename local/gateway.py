@@ -17,6 +17,7 @@ routes decode exactly once and a ``%2F`` inside a name is rejected there (400).
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable
 from typing import Any, cast
@@ -143,8 +144,9 @@ class ProxyGateway:
         query = parse_query(query_string) if query_string else None
         context = LambdaContext(self.app.app_name)
         request = LocalRequest(
-            method, raw_path, resource, headers, query, path_params, body, source_ip, self.stage, context
-        )
+            method=method, raw_path=raw_path, resource=resource, headers=headers, query=query,
+            path_params=path_params, body=body, source_ip=source_ip, stage=self.stage, lambda_context=context,
+        )  # fmt: skip
         chain = self._chains.get((resource, method))
         if chain is None:
             entry = self.app.routes[resource].get(method)
@@ -175,7 +177,10 @@ class ProxyGateway:
 def _response(proxy: dict[str, Any]) -> Response:
     """A proxy response dict (Chalice's own answer) as a ``Response``."""
     headers: dict[str, str | list[str]] = {**(proxy.get("headers") or {}), **(proxy.get("multiValueHeaders") or {})}
-    return Response(body=proxy.get("body"), headers=headers, status_code=int(proxy["statusCode"]))
+    body = proxy.get("body")
+    if proxy.get("isBase64Encoded") and body is not None:  # a binary type's body, as API Gateway decodes it
+        body = base64.b64decode(body)
+    return Response(body=body, headers=headers, status_code=int(proxy["statusCode"]))
 
 
 class _Link:

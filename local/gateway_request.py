@@ -76,8 +76,9 @@ class _LowerCaseHeaders(CaseInsensitiveMapping):
 class LocalRequest(Request):
     """A Chalice ``Request`` with the attributes ``Request(event, context)`` would have."""
 
-    def __init__(
+    def __init__(  # keyword-only: path and resource, both str, must not swap
         self,
+        *,
         method: str,
         raw_path: str,
         resource: str,

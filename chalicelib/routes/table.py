@@ -161,7 +161,10 @@ def _wrap(bp: Blueprint, route: _Route, services: Callable[[], Services]) -> Vie
             log.exception("unhandled error in %s", route.view.__name__)
             response = error_response(500, "internal server error")
         if route.audit is not None and request is not None:
-            _audit(route.audit, request, params, response.status_code)
+            try:
+                _audit(route.audit, request, params, response.status_code)
+            except Exception:  # the answer stands: a failed audit line is logged, never a 500
+                log.exception("audit line of %s failed", route.view.__name__)
         return response
 
     view.__name__ = route.view.__name__

@@ -141,7 +141,10 @@ def test_through_the_lambda_entry_point_every_file_is_text_not_base64(client: Ap
     resource = "/" if name == INDEX else "/console/{asset}"
     context = LambdaContext(app.app_name)
     params = None if name == INDEX else {"asset": name}
-    request = LocalRequest("GET", path, resource, {"accept": accept}, None, params, b"", "127.0.0.1", "api", context)
+    request = LocalRequest(
+        method="GET", raw_path=path, resource=resource, headers={"accept": accept}, query=None, path_params=params,
+        body=b"", source_ip="127.0.0.1", stage="api", lambda_context=context,
+    )  # fmt: skip
     reply = app(request.to_original_event(), context)  # Chalice's Lambda handler, as deployed
     assert reply["statusCode"] == 200
     assert reply.get("isBase64Encoded", False) is False

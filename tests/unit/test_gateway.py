@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
@@ -65,25 +66,63 @@ def test_a_request_through_the_gateway_is_answered(gateway: ProxyGateway) -> Non
     assert json.loads(wrong.body) == {"error": "unsupported method: post"} and "PUT" in str(wrong.headers["Allow"])
 
 
-def test_a_local_request_reads_as_chalices_request_from_the_same_event() -> None:
-    """What a view or middleware reads is what it would read on Lambda, where Chalice makes the Request."""
-    headers = {"authorization": "Bearer t", "content-type": "application/json", "if-match": '"e"'}
-    query = {"key": ["a", "b"], "x": [""]}
-    local = LocalRequest(
-        "PUT", "/entity/d%2Fb", "/entity/{db}", headers, query, {"db": "d%2Fb"}, b'{"k": 1}', "10.0.0.9", "api",
-        LambdaContext("fn"),
+def _request(method: str, raw_path: str, resource: str, **parts: Any) -> LocalRequest:
+    defaults: dict[str, Any] = {
+        "headers": {},
+        "query": None,
+        "path_params": None,
+        "body": b"",
+        "source_ip": "127.0.0.1",
+    }
+    return LocalRequest(
+        method=method, raw_path=raw_path, resource=resource, stage="api", lambda_context=LambdaContext("fn"),
+        **{**defaults, **parts},
     )  # fmt: skip
-    chalice = Request(local.to_original_event(), local.lambda_context)
+
+
+def test_a_local_request_reads_as_chalices_request_from_api_gateways_event() -> None:
+    """What a view or middleware reads is what it reads on Lambda, where Chalice makes the Request
+    from API Gateway's REST proxy event (written out here as API Gateway sends it)."""
+    headers = {"authorization": "Bearer t", "content-type": "application/json", "if-match": '"e"'}
+    event = {
+        "resource": "/entity/{db}",
+        "path": "/entity/d%2Fb",
+        "httpMethod": "PUT",
+        "headers": {"Authorization": "Bearer t", "Content-Type": "application/json", "If-Match": '"e"'},
+        "multiValueHeaders": {"Authorization": ["Bearer t"], "Content-Type": ["application/json"], "If-Match": ['"e"']},
+        "queryStringParameters": {"key": "b", "x": ""},
+        "multiValueQueryStringParameters": {"key": ["a", "b"], "x": [""]},
+        "pathParameters": {"db": "d%2Fb"},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/entity/{db}",
+            "httpMethod": "PUT",
+            "path": "/api/entity/d%2Fb",
+            "stage": "api",
+            "identity": {"sourceIp": "10.0.0.9"},
+        },
+        "body": '{"k": 1}',
+        "isBase64Encoded": False,
+    }
+    local = _request(
+        "PUT", "/entity/d%2Fb", "/entity/{db}", headers=headers, query={"key": ["a", "b"], "x": [""]},
+        path_params={"db": "d%2Fb"}, body=b'{"k": 1}', source_ip="10.0.0.9",
+    )  # fmt: skip
+    chalice = Request(event, local.lambda_context)
+    # Every attribute Chalice's Request has, the local one has too (a Chalice upgrade adding one fails here).
+    assert set(vars(chalice)) - {"_event_dict"} <= set(vars(local))
     for name in ("method", "uri_params", "context", "stage_vars", "path", "raw_body", "json_body", "lambda_context"):
         assert getattr(local, name) == getattr(chalice, name), name
     assert dict(local.headers) == dict(chalice.headers)
     assert local.headers.get("If-Match") == chalice.headers.get("If-Match") == '"e"'
     assert local.query_params is not None and chalice.query_params is not None
     assert dict(local.query_params) == dict(chalice.query_params) == {"key": "b", "x": ""}
-    assert local.query_params.getlist("key") == ["a", "b"]
+    assert local.query_params.getlist("key") == chalice.query_params.getlist("key") == ["a", "b"]
     assert local.to_dict() == chalice.to_dict()
-    bare = LocalRequest("GET", "/health", "/health", {}, None, None, b"", "127.0.0.1", "api", LambdaContext("fn"))
-    plain = Request(bare.to_original_event(), bare.lambda_context)
+    rebuilt = local.to_original_event()  # what the fallback hands app(event, context)
+    assert Request(rebuilt).to_dict() == Request(event).to_dict()
+    bare = _request("GET", "/health", "/health")
+    plain = Request({**event, "multiValueQueryStringParameters": None, "pathParameters": None, "body": None})
     assert (bare.query_params, bare.raw_body, bare.uri_params) == (plain.query_params, plain.raw_body, None)
 
 
@@ -108,3 +147,17 @@ def test_request_headers_by_lower_case_name_with_repeats_joined() -> None:
     assert header_dict(once) == {"host": "h", "authorization": "Bearer x"}
     repeated = {"headers": [(b"accept", b"a"), (b"x-one", b"1"), (b"Accept", b"b"), (b"accept", b"c")]}
     assert header_dict(repeated) == {"accept": "a, b, c", "x-one": "1"}
+
+
+def test_a_failing_audit_line_never_changes_the_answer(gateway: ProxyGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib import audit
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("audit sink broken")
+
+    monkeypatch.setattr(audit, "record", broken)
+    auth = {"authorization": f"Bearer {ADMIN_KEY}"}
+    put = gateway.handle("PUT", "/entity/db1", "", auth, b'{"audited": 1}')
+    assert put is not None and put.status_code == 200, put.body
+    bad = gateway.handle("DELETE", "/entity/db1", "key=%ff", auth, b"")
+    assert bad is not None and bad.status_code == 400, bad.body

@@ -145,19 +145,17 @@ def test_audit_file_lines_stay_whole_with_processes_appending_at_once(tmp_path: 
     assert oct(path.stat().st_mode & 0o777) == oct(0o600)
 
 
-def test_a_failing_stream_or_file_never_fails_the_request(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_stream_or_file_never_fails_the_request(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
     class Broken(io.StringIO):
         def write(self, _text: str) -> int:
             raise BrokenPipeError("stderr closed")
 
     handler = StderrLines()
     handler.setStream(Broken())
-    raised = logging.raiseExceptions
-    logging.raiseExceptions = False  # as in production: logging reports nothing, raises nothing
-    try:
-        handler.write("INFO", "deltadb.audit", "{}")  # no exception
-    finally:
-        logging.raiseExceptions = raised
+    handler.write("INFO", "deltadb.audit", "{}")  # no exception: reported as logging reports its own
+    assert "--- Logging error ---" in capsys.readouterr().err
     saved = audit._file
     try:
         audit.write_to(str(tmp_path / "audit.log"))
@@ -168,3 +166,17 @@ def test_a_failing_stream_or_file_never_fails_the_request(tmp_path: Path, caplog
     finally:
         audit._file = saved
     assert any("could not append to the audit log" in r.getMessage() for r in caplog.records)
+
+
+def test_a_name_with_invalid_utf8_still_gets_its_audit_line(tmp_path: Path) -> None:
+    """A query's ``%ff`` reaches the audit target as a lone surrogate: written escaped, not a failure."""
+    path = tmp_path / "audit.log"
+    saved = audit._file
+    try:
+        audit.write_to(str(path))
+        audit.record("entity.delete", actor="admin", target="db/\udcff", result="refused")
+    finally:
+        audit._file = saved
+    line = path.read_text(encoding="utf-8")
+    assert "db/\\udcff" in line  # ASCII on disk: a JSON escape
+    assert json.loads(line)["target"] == "db/\udcff"  # which reads back as exactly the name sent
