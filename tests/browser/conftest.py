@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.e2e.conftest import ServerProcess
+from tests.e2e.servers import ServerProcess
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

@@ -15,7 +15,8 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Watched
 from tests.browser.console_page import Console
-from tests.e2e.conftest import ADMIN_KEY, ServerProcess, q
+from tests.e2e.http_client import q
+from tests.e2e.servers import ADMIN_KEY, ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
 XSS = "<img src=x onerror=alert(1)>"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests import s3servers
-from tests.e2e.conftest import ServerProcess
+from tests.e2e.servers import ServerProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -32,7 +32,8 @@ import pytest
 
 from tests import s3servers
 from tests.deploy_files import VARIANTS, compose_services, dockerfile_env, made_secrets
-from tests.e2e.conftest import ADMIN_KEY, REPO_ROOT, SERVE_COMMAND, free_port
+from tests.e2e.processes import free_port
+from tests.e2e.servers import ADMIN_KEY, REPO_ROOT, SERVE_COMMAND
 
 pytestmark = pytest.mark.e2e
 

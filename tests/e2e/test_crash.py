@@ -27,7 +27,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ADMIN_KEY, ServerFactory, ServerProcess, q
+from tests.e2e.http_client import q
+from tests.e2e.servers import ADMIN_KEY, ServerFactory, ServerProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from tests import s3servers
-from tests.e2e.conftest import ADMIN_KEY, ServerProcess
+from tests.e2e.servers import ADMIN_KEY, ServerProcess
 
 pytestmark = pytest.mark.e2e
 

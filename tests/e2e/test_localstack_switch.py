@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib import localstack
 from tests import s3servers
-from tests.e2e.conftest import ServerProcess
+from tests.e2e.servers import ServerProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import ADMIN_KEY, SERVE_COMMAND, ServerFactory, ServerProcess, free_port, process_table
+from tests.e2e.processes import free_port, process_table
+from tests.e2e.servers import ADMIN_KEY, SERVE_COMMAND, ServerFactory, ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ServerProcess
+from tests.e2e.servers import ServerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -172,7 +172,8 @@ def test_lambda_invoker_against_a_local_worker(tmp_path: Path) -> None:
     import secrets as _secrets
     import signal
 
-    from tests.e2e.conftest import SERVE_COMMAND, free_port
+    from tests.e2e.processes import free_port
+    from tests.e2e.servers import SERVE_COMMAND
 
     port = free_port()
     shared = {"DELTADB_WORKER_SECRET": _secrets.token_urlsafe(32), "DELTADB_SECRETS_DIR": str(tmp_path / "secrets")}
