@@ -6,10 +6,7 @@ LocalStack — both real S3 servers spoken to over HTTP on 127.0.0.1.
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,138 +15,23 @@ from chalice.test import Client
 
 from chalicelib import provisioning
 from chalicelib.bootstrap import Runtime
-from chalicelib.config import Settings
 from chalicelib.crypto.keyring import KeyRing
-from chalicelib.handlers.protocol import DescribeWorker, WorkerStatus
 from chalicelib.storage.base import Storage
-from chalicelib.storage.s3 import S3Options, S3Storage
-from chalicelib.webapp import create_app
 from tests import s3servers
+from tests.app_clients import ADMIN_KEY, Api, AppClient, ChaliceLambdaInvoker, LateInvoker, Reply, make_settings
+from tests.s3_buckets import s3_endpoint, s3_storage
+from tests.worker_pool import WorkerPool
+
+# The helpers moved out of this file stay importable from it (``from tests.conftest import ...``).
+__all__ = [
+    "ADMIN_KEY", "Api", "AppClient", "ChaliceLambdaInvoker", "LateInvoker", "Reply", "WorkerPool",
+    "make_settings", "s3_endpoint", "s3_storage",
+]  # fmt: skip
 
 BACKENDS = ["fs", "moto", "localstack"]
 # (backend, how the routes reach the handlers): every backend in-process, and the FS one
 # through Chalice's own Lambda entry point as well.
 MODES = [(b, "inprocess") for b in BACKENDS] + [("fs", "chalice-lambda"), ("fs", "pool")]
-
-
-class ChaliceLambdaInvoker:
-    """Invokes the handlers through ``chalice.test.Client.lambda_`` (Chalice's Lambda entry
-    point, with a Lambda context), the way AWS Lambda calls them."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = json.loads(json.dumps(self._client.lambda_.invoke(function, event).payload))
-        return result
-
-    def invoke_async(self, function: str, event: dict[str, Any]) -> None:
-        self.invoke(function, event)
-
-    def workers(self) -> list[WorkerStatus]:
-        call = DescribeWorker()
-        return [call.decode_reply(self.invoke(call.function, call.to_json()))]
-
-
-class AppClient(Client):
-    """chalice.test.Client on an app of its own, built on ``runtime`` by the app factory."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__(create_app(runtime))
-        self.runtime = runtime
-
-
-class LateInvoker:
-    """An invoker known only once the app exists (the app's Lambda entry points)."""
-
-    def __init__(self, holder: list[ChaliceLambdaInvoker]) -> None:
-        self._holder = holder
-
-    def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
-        return self._holder[0].invoke(function, event)
-
-    def invoke_async(self, function: str, event: dict[str, Any]) -> None:
-        self._holder[0].invoke_async(function, event)
-
-    def workers(self) -> list[WorkerStatus]:
-        return self._holder[0].workers()
-
-
-ADMIN_KEY = "test-admin-key-0123456789"
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    raw: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.raw)
-
-
-class Api:
-    """Thin wrapper over chalice.test.Client that speaks JSON."""
-
-    def __init__(self, client: AppClient, data_dir: Path, storage: Storage) -> None:
-        self.client = client
-        self.runtime = client.runtime
-        self.data_dir = data_dir
-        self.storage = storage  # the raw store, for tests that look at or tamper with objects
-
-    def objects(self) -> dict[str, bytes]:
-        """Every stored object (key -> raw bytes), whatever the backend."""
-        return {k: self.storage.get(k).data for k in self.storage.list("")}
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        token: str | None = ADMIN_KEY,
-        raw: bytes | str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        h = dict(headers or {})
-        if token is not None:
-            h["Authorization"] = f"Bearer {token}"
-        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        r = self.client.http.request(method, path, headers=h, body=payload)
-        return Reply(r.status_code, dict(r.headers), r.body or b"")
-
-    def get(self, path: str, **kw: Any) -> Reply:
-        return self.request("GET", path, **kw)
-
-    def put(self, path: str, body: Any = None, **kw: Any) -> Reply:
-        return self.request("PUT", path, body, **kw)
-
-    def post(self, path: str, body: Any = None, **kw: Any) -> Reply:
-        return self.request("POST", path, body, **kw)
-
-    def delete(self, path: str, **kw: Any) -> Reply:
-        return self.request("DELETE", path, **kw)
-
-    def create_key(self, permissions: list[str], **extra: Any) -> dict[str, Any]:
-        r = self.post("/api/keys", {"name": "k", "permissions": permissions, **extra})
-        assert r.status == 201, r.raw
-        return r.json
-
-    def login(self, key: str) -> str:
-        r = self.post("/api/login", {"key": key}, token=None)
-        assert r.status == 200, r.raw
-        return str(r.json["token"])
-
-
-def make_settings(tmp: Path, **overrides: Any) -> Settings:
-    base: dict[str, Any] = {
-        "data_dir": tmp / "data",
-        "secrets_dir": tmp / "secrets",
-        "admin_key": ADMIN_KEY,
-    }
-    base.update(overrides)
-    return Settings(**base)
 
 
 @pytest.fixture
@@ -174,66 +56,6 @@ def app_client(tmp_path: Path) -> Iterator[Any]:
         c.__exit__(None, None, None)
 
 
-class WorkerPool:
-    """Real `deltadb worker` processes on the test's data and secrets folders."""
-
-    def __init__(self, tmp: Path, count: int) -> None:
-        import os
-        import secrets
-        import subprocess
-        import sys
-        import time
-
-        self.secret = secrets.token_urlsafe(32)
-        ports = [s3servers.free_port() for _ in range(count)]
-        self.urls = tuple(f"http://127.0.0.1:{p}" for p in ports)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DELTADB_")}
-        env |= {"DELTADB_WORKER_SECRET": self.secret, "DELTADB_LOG_LEVEL": "WARNING"}
-        self.procs = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "local.cli",
-                    "worker",
-                    "--port",
-                    str(port),
-                    "--worker-id",
-                    f"w{i}",
-                    "--data-dir",
-                    str(tmp / "data"),
-                    "--secrets-dir",
-                    str(tmp / "secrets"),
-                ],
-                env=env,
-                cwd=str(s3servers.ROOT),
-                start_new_session=True,
-            )
-            for i, port in enumerate(ports)
-        ]
-        deadline = time.monotonic() + 30
-        for port in ports:
-            while not _listening(port):
-                assert time.monotonic() < deadline, "worker processes did not start"
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        import os
-        import signal
-
-        for proc in self.procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            proc.wait(15)
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture(scope="session")
 def s3_server_pool() -> Iterator[dict[str, s3servers.S3Server]]:
     """S3 servers started on first use, stopped at the end of the session."""
@@ -241,20 +63,6 @@ def s3_server_pool() -> Iterator[dict[str, s3servers.S3Server]]:
     yield pool
     for server in pool.values():
         server.stop()
-
-
-def s3_endpoint(pool: dict[str, s3servers.S3Server], name: str) -> str:
-    if name not in pool:
-        pool[name] = s3servers.start_moto() if name == "moto" else s3servers.start_localstack()
-    return pool[name].endpoint
-
-
-def s3_storage(endpoint: str) -> S3Storage:
-    """A fresh bucket on the server, so tests never see each other's objects."""
-    options = S3Options(bucket=f"t-{uuid.uuid4().hex[:20]}", endpoint=endpoint, access_key="test", secret_key="test")
-    storage = S3Storage.from_options(options)
-    assert storage.check(create=True) is None
-    return storage
 
 
 @pytest.fixture(params=MODES, ids=[f"{b}-{i}" if i != "inprocess" else b for b, i in MODES])

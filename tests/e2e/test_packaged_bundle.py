@@ -1,340 +1,37 @@
 """The packaged ``deployment.zip`` run as Lambda would run it, offline: the closest stand-in for a deployment.
 
-``chalice package`` builds the bundle and the template exactly as for AWS (merged with
-infra/template.json). The bundle, unzipped, runs in a fresh virtualenv holding only what
-the Lambda runtime provides (boto3, at the pinned version), never the source tree or the
-repo's venv. Each function gets the environment the template gives it, resolved to
-resources made in moto (the bucket, the KMS key, the ``ApiSecrets`` secret as
-GenerateSecretString would fill it), plus only what stands in for AWS itself (endpoints,
-region, credentials). The API function is served as API Gateway's REST proxy integration;
-its ``lambda.invoke`` calls reach the two worker functions through one local Invoke-API
-endpoint. The API contract is then checked over HTTP.
+What each packaged function's environment holds, that the runtime holds boto3 only, then
+the API contract checked over HTTP through the packaged functions (health, login and keys,
+entities, schemas, the console, asynchronous writes, no plaintext in the bucket, metrics).
+How the deployment is built: tests/e2e/bundle_fixtures.py (one build for this module).
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import json
-import os
-import re
-import secrets
-import shutil
-import socket
-import string
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 import uuid
-import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
-import boto3
 import pytest
 
-from tests import s3servers
+from tests.e2e.bundle_fixtures import (
+    API_STAND_IN,
+    AWS_STAND_IN,
+    Deployment,
+    deployed_bundle,  # noqa: F401  (provides the ``deployed`` fixture)
+)
+from tests.e2e.bundle_template import ADMIN_KEY, FUNCTIONS
 
 pytestmark = pytest.mark.e2e
-
-REPO = Path(__file__).resolve().parents[2]
-EMULATOR = Path(__file__).with_name("lambda_emulator.py")
-REGION, ACCOUNT, PARTITION = "us-east-1", "123456789012", "aws"  # moto's default account
-STACK = "deltadb-e2e"
-ADMIN_KEY = "ak_e2e_" + secrets.token_urlsafe(24)
-FUNCTIONS = ("APIHandler", "EntityWorker", "MetaWorker")
-# Everything a function's environment holds beyond the template's variables: what stands in
-# for AWS itself. The emulator sets what the Lambda runtime sets (AWS_LAMBDA_FUNCTION_NAME...).
-AWS_STAND_IN = {
-    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-    "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-}  # fmt: skip
-API_STAND_IN = AWS_STAND_IN | {"AWS_ENDPOINT_URL_LAMBDA"}  # the local Invoke-API router
-START_TIMEOUT = 30.0
-MOTO_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-
-
-def free_port() -> int:
-    return s3servers.free_port()
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def q(name: str) -> str:
     return quote(name, safe="")
-
-
-# -- the template, resolved ----------------------------------------------------------------
-
-
-def resolve(value: Any, names: dict[str, str]) -> str:
-    """A template value with Ref / Fn::GetAtt / Fn::Sub replaced by ``names`` ("X", "X.Arn", "AWS::Region")."""
-    if isinstance(value, str):
-        return value
-    if "Ref" in value:
-        return names[value["Ref"]]
-    if "Fn::GetAtt" in value:
-        return names[".".join(value["Fn::GetAtt"])]
-    if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
-        return re.sub(r"\$\{([^}!]+)\}", lambda m: names[m[1]], value["Fn::Sub"])
-    raise AssertionError(f"the test cannot resolve {value!r}")
-
-
-def generated_secret(props: dict[str, Any], names: dict[str, str]) -> str:
-    """What CloudFormation stores for a GenerateSecretString: the template plus a random key."""
-    spec = props["GenerateSecretString"]
-    doc = json.loads(resolve(spec["SecretStringTemplate"], names))
-    alphabet = string.ascii_letters + string.digits
-    if not spec.get("ExcludePunctuation"):
-        alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
-    doc[spec["GenerateStringKey"]] = "".join(secrets.choice(alphabet) for _ in range(spec.get("PasswordLength", 32)))
-    return json.dumps(doc)
-
-
-# -- the Invoke API endpoint of the two workers ----------------------------------------------
-
-
-def start_router(targets: dict[str, int]) -> ThreadingHTTPServer:
-    """One Invoke-API endpoint: ``/2015-03-31/functions/{name or ARN}/invocations`` -> that function's emulator."""
-
-    class Forward(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            m = re.fullmatch(r"/2015-03-31/functions/([^/]+)/invocations", self.path.split("?")[0])
-            port = targets.get(unquote(m[1])) if m else None
-            if port is None:
-                status, data = 404, json.dumps({"Type": "User", "message": "Function not found"}).encode()
-                headers = {"x-amzn-ErrorType": "ResourceNotFoundException", "Content-Type": "application/json"}
-            else:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                try:
-                    forwarded = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                    conn.request("POST", self.path, body, forwarded)
-                    r = conn.getresponse()
-                    status, data = r.status, r.read()
-                    headers = {k: v for k, v in r.getheaders() if k.lower() not in {"content-length", "connection"}}
-                finally:
-                    conn.close()
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Forward)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-# -- the deployment ---------------------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def error(self) -> str:
-        """The contract's error body ``{"error": "<message>"}``."""
-        doc = self.json()
-        assert isinstance(doc, dict) and set(doc) == {"error"} and isinstance(doc["error"], str), (self.status, doc)
-        return doc["error"]
-
-
-@dataclass
-class Deployment:
-    port: int
-    bucket: str
-    s3: Any
-    env: dict[str, dict[str, str]]  # function -> the environment its process was started with (/proc)
-    template_env: dict[str, dict[str, str]]  # function -> the template's variables, resolved
-    names: dict[str, str]
-    runtime_python: Path  # the fresh venv's interpreter: the Lambda runtime stand-in
-    logs: dict[str, Path] = field(default_factory=dict)
-
-    def request(self, method: str, path: str, body: Any = None, *, token: str | None = None,
-                headers: dict[str, str] | None = None) -> Reply:  # fmt: skip
-        h = {"Content-Type": "application/json", **(headers or {})}
-        if token is not None:
-            h["Authorization"] = f"Bearer {token}"
-        data = body if isinstance(body, bytes) else None if body is None else json.dumps(body).encode()
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request(method, path, data, h)
-            r = conn.getresponse()
-            return Reply(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
-        finally:
-            conn.close()
-
-    def admin(self, method: str, path: str, body: Any = None, **kw: Any) -> Reply:
-        return self.request(method, path, body, token=ADMIN_KEY, **kw)
-
-    def output(self) -> str:
-        tails = (f"--- {name} ---\n{log.read_text(errors='replace')[-4000:]}" for name, log in self.logs.items())
-        return "\n".join(tails)
-
-
-def run(cmd: list[str], **kw: Any) -> None:
-    done = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    assert done.returncode == 0, f"{cmd[:3]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-
-
-def package(work: Path) -> Path:
-    src = work / "src"
-    src.mkdir()
-    for name in ("app.py", "requirements.txt"):
-        shutil.copy2(REPO / name, src / name)
-    for name in ("chalicelib", ".chalice", "infra"):
-        shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "deployments"))
-    out = work / "out"
-    chalice = Path(sys.executable).with_name("chalice")
-    run(
-        [str(chalice), "package", "--stage", "dev", "--pkg-format", "cloudformation",
-         "--merge-template", "infra/template.json", str(out)],
-        cwd=src, env={**os.environ, "AWS_DEFAULT_REGION": REGION}, timeout=600,
-    )  # fmt: skip
-    return out
-
-
-def lambda_runtime_venv(work: Path) -> Path:
-    """A fresh virtualenv with only boto3 (and its dependencies) at the pinned version: the Lambda runtime."""
-    venv = work / "runtime"
-    run([sys.executable, "-m", "venv", str(venv)], timeout=120)
-    python = venv / "bin" / "python"
-    run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         "-c", str(REPO / "constraints.txt"), "boto3"],
-        timeout=300,
-    )  # fmt: skip
-    return python
-
-
-def aws_resources(endpoint: str, template: dict[str, Any]) -> tuple[dict[str, str], str]:
-    """Make in moto what the template makes; returns the names Ref/GetAtt/Sub resolve to, and the bucket."""
-    aws = {"endpoint_url": endpoint, "region_name": REGION, **MOTO_CREDENTIALS}
-    names = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": PARTITION, "AWS::StackName": STACK}
-    # The stack's parameters: their defaults, and the one a deploy must give (docs/deploy.md).
-    names |= {p: str(spec["Default"]) for p, spec in template.get("Parameters", {}).items() if "Default" in spec}
-    names["AdminKeySha256"] = hashlib.sha256(ADMIN_KEY.encode()).hexdigest()
-    bucket = f"{STACK}-databucket-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", **aws).create_bucket(Bucket=bucket)
-    names |= {"DataBucket": bucket, "DataBucket.Arn": f"arn:aws:s3:::{bucket}"}
-    key = boto3.client("kms", **aws).create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
-    names |= {"DataKey": key["KeyId"], "DataKey.Arn": key["Arn"]}
-    for function in FUNCTIONS:
-        name = f"{STACK}-{function}-{uuid.uuid4().hex[:8].upper()}"
-        names |= {function: name, f"{function}.Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"}
-    res = template["Resources"]
-    secret_string = generated_secret(res["ApiSecrets"]["Properties"], names)
-    secret = boto3.client("secretsmanager", **aws).create_secret(Name=f"{STACK}-ApiSecrets", SecretString=secret_string)
-    names["ApiSecrets"] = secret["ARN"]  # Ref of AWS::SecretsManager::Secret is its ARN
-    return names, bucket
-
-
-class Function:
-    """One function of the bundle, served by lambda_emulator.py in the runtime venv."""
-
-    def __init__(self, python: Path, bundle: Path, props: dict[str, Any], name: str, env: dict[str, str],
-                 log: Path) -> None:  # fmt: skip
-        self.port, self.name, self.log = free_port(), name, log
-        cmd = [
-            str(python), "-I", "-u", str(EMULATOR), "--task-root", str(bundle), "--handler", props["Handler"],
-            "--function-name", name, "--port", str(self.port),
-            "--memory", str(props.get("MemorySize", 128)), "--timeout", str(props.get("Timeout", 3)),
-        ]  # fmt: skip
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def started_env(self) -> dict[str, str]:
-        """The environment the process really started with (as the kernel holds it)."""
-        raw = Path(f"/proc/{self.proc.pid}/environ").read_bytes()
-        return dict(item.split("=", 1) for item in raw.decode().split("\0") if item)
-
-    def wait(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not listening(self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{self.name} did not start:\n{self.log.read_text(errors='replace')}", pytrace=False)
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        s3servers.stop_group(self.proc)
-
-
-@pytest.fixture(scope="module")
-def deployed() -> Iterator[Deployment]:
-    work = Path(tempfile.mkdtemp(prefix="deltadb-bundle-"))
-    functions: list[Function] = []
-    moto: s3servers.S3Server | None = None
-    router: ThreadingHTTPServer | None = None
-    try:
-        out = package(work)
-        bundle = work / "bundle"
-        with zipfile.ZipFile(out / "deployment.zip") as z:
-            z.extractall(bundle)
-        python = lambda_runtime_venv(work)
-        moto = s3servers.start_moto()
-        template = json.loads((out / "sam.json").read_text())
-        names, bucket = aws_resources(moto.endpoint, template)
-        res = template["Resources"]
-        template_env = {
-            f: {k: resolve(v, names) for k, v in res[f]["Properties"]["Environment"]["Variables"].items()}
-            for f in FUNCTIONS
-        }
-        aws = {
-            "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_ENDPOINT_URL_S3": moto.endpoint, "AWS_ENDPOINT_URL_KMS": moto.endpoint,
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto.endpoint,
-        }  # fmt: skip
-        env = {f: {**template_env[f], **aws} for f in FUNCTIONS}
-        logs = {f: work / f"{f}.log" for f in FUNCTIONS}
-        workers = {f: Function(python, bundle, res[f]["Properties"], names[f], env[f], logs[f]) for f in FUNCTIONS[1:]}
-        functions += workers.values()
-        targets = {key: w.port for f, w in workers.items() for key in (names[f], names[f"{f}.Arn"])}
-        router = start_router(targets)
-        env["APIHandler"]["AWS_ENDPOINT_URL_LAMBDA"] = f"http://127.0.0.1:{router.server_address[1]}"
-        api = Function(python, bundle, res["APIHandler"]["Properties"], names["APIHandler"], env["APIHandler"],
-                       logs["APIHandler"])  # fmt: skip
-        functions.append(api)
-        for function in functions:
-            function.wait()
-        s3 = boto3.client("s3", endpoint_url=moto.endpoint, region_name=REGION, **MOTO_CREDENTIALS)
-        started = {f: w.started_env() for f, w in workers.items()} | {"APIHandler": api.started_env()}
-        deployment = Deployment(api.port, bucket, s3, started, template_env, names, python, logs)
-        yield deployment
-        print(deployment.output())  # shown by pytest when a test failed
-    finally:
-        for function in functions:
-            function.stop()
-        if router is not None:
-            router.shutdown()
-            router.server_close()
-        if moto is not None:
-            moto.stop()
-            shutil.rmtree(moto.log.parent, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 # -- the environment ------------------------------------------------------------------------
