@@ -22,10 +22,10 @@ from chalicelib.errors import DeltaError
 from chalicelib.handlers.wire import Call, R
 from chalicelib.operations import PREFIX, STALE_SECONDS
 from chalicelib.storage.base import ObjectNotFound, Storage
+from chalicelib.walks import RewrapTotals, RewrapWalk
 
 if TYPE_CHECKING:
     from chalicelib.handlers.dispatch import Handler
-from chalicelib.walks import RewrapTotals, RewrapWalk
 
 KIND = "rewrap"
 STALE_RUN_SECONDS = 300.0  # a running rewrap records progress after every page, far more often

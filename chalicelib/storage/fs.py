@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import itertools
 import os
 import secrets
 import threading
@@ -30,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from chalicelib.caches import Bounded
+from chalicelib.process_ids import PerProcessIds
 from chalicelib.storage.base import NotModified, ObjectNotFound, Page, StoredObject, VersionMismatch
 from chalicelib.storage.fs_listing import FolderListings, folders_with_objects
 from chalicelib.storage.fs_sync import DirSync, KeyLocks, fsync_dir
@@ -39,26 +39,8 @@ _LOCK_FILE = ".deltadb.lock"
 _CACHED_DIRS = 10_000
 
 
-class _TempNames:
-    """Temp file names, unique per write: ``.tmp.<pid>.<random><count>``.
-
-    The pid and the random part are drawn once per process (again in a forked child),
-    not per write: two system calls fewer per PUT. The pid stays where the sweep reads it.
-    """
-
-    def __init__(self) -> None:
-        self._reset()
-        os.register_at_fork(after_in_child=self._reset)
-
-    def _reset(self) -> None:
-        self._prefix = f"{_TMP_PREFIX}{os.getpid()}.{secrets.token_hex(8)}"
-        self._count = itertools.count()
-
-    def next(self) -> str:
-        return f"{self._prefix}{next(self._count):x}"
-
-
-_TEMP_NAMES = _TempNames()
+# Temp file names: the pid (where the sweep reads it) and a random part once per process, a count per write.
+_TEMP_NAMES = PerProcessIds(lambda: f"{_TMP_PREFIX}{os.getpid()}.{secrets.token_hex(8)}")
 
 
 def _etag(st: os.stat_result) -> str:
