@@ -32,13 +32,26 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from request_cpu import call, document, our_app, prepare, quiet_logs, scope
 
+ASGI = "ASGI app (local/asgi.py)"
+GATEWAY = "gateway + Chalice route (local/gateway.py)"
+AUTH = "auth (session token)"
+SERVICE = "service"
+HANDLER = "handler call (in process)"
+STORE = "entity store"
+STORAGE = "storage"
+FILES = "(FileStorage.put instead: fdatasync, rename, folder fsync)"
+# The layers of each phase, from the outside in, as layers() gives them.
+LAYER_NAMES = {
+    "get": (ASGI, GATEWAY, AUTH, SERVICE, HANDLER, STORE, STORAGE),
+    "put": (ASGI, GATEWAY, AUTH, SERVICE, HANDLER, STORE, STORAGE, FILES),
+}
 # Which timed layers each layer calls: its own time is its time minus theirs.
 CALLS = {
-    "ASGI app (local/asgi.py)": ("gateway + Chalice route (local/gateway.py)",),
-    "gateway + Chalice route (local/gateway.py)": ("auth (session token)", "service"),
-    "service": ("handler call (in process)",),
-    "handler call (in process)": ("entity store",),
-    "entity store": ("storage",),
+    ASGI: (GATEWAY,),
+    GATEWAY: (AUTH, SERVICE),
+    SERVICE: (HANDLER,),
+    HANDLER: (STORE,),
+    STORE: (STORAGE,),
 }
 
 
@@ -100,14 +113,14 @@ def layers(app: Any, token: str, phase: str, size: int) -> list[tuple[str, Calla
                 pass
 
         return [
-            ("ASGI app (local/asgi.py)", lambda_async(lambda i: call(app, scopes[i % 500], b""))),
-            ("gateway + Chalice route (local/gateway.py)",
+            (ASGI, lambda_async(lambda i: call(app, scopes[i % 500], b""))),
+            (GATEWAY,
              lambda i: app.gateway.handle("GET", "/entity/cpu-get", f"key=doc-{i % 500}", auth, b"")),
-            ("auth (session token)", lambda i: services.auth.authenticate(auth["authorization"])),
-            ("service", lambda i: services.entities.get("cpu-get", f"doc-{i % 500}", none)),
-            ("handler call (in process)", lambda i: handlers.call(GetEntity("cpu-get", f"doc-{i % 500}"))),
-            ("entity store", lambda i: store.get("cpu-get", f"doc-{i % 500}")),
-            ("storage", stat),
+            (AUTH, lambda i: services.auth.authenticate(auth["authorization"])),
+            (SERVICE, lambda i: services.entities.get("cpu-get", f"doc-{i % 500}", none)),
+            (HANDLER, lambda i: handlers.call(GetEntity("cpu-get", f"doc-{i % 500}"))),
+            (STORE, lambda i: store.get("cpu-get", f"doc-{i % 500}")),
+            (STORAGE, stat),
         ]  # fmt: skip
     from chalicelib.crypto import envelope
     from chalicelib.storage.fs import FileStorage
@@ -121,15 +134,15 @@ def layers(app: Any, token: str, phase: str, size: int) -> list[tuple[str, Calla
     blob = envelope.seal(store.keyring, "cpu-put", "k", text.encode())
     sc = scope("PUT", "/entity/cpu-put", "", token)
     return [
-        ("ASGI app (local/asgi.py)", lambda_async(lambda i: call(app, sc, bodies[i % 1000]))),
-        ("gateway + Chalice route (local/gateway.py)",
+        (ASGI, lambda_async(lambda i: call(app, sc, bodies[i % 1000]))),
+        (GATEWAY,
          lambda i: app.gateway.handle("PUT", "/entity/cpu-put", "", auth, bodies[i % 1000])),
-        ("auth (session token)", lambda i: services.auth.authenticate(auth["authorization"])),
-        ("service", lambda i: services.entities.put("cpu-put", {f"k-{i}": value}, none)),
-        ("handler call (in process)", lambda i: handlers.call(PutEntity("cpu-put", f"k-{i}", text))),
-        ("entity store", lambda i: store.put("cpu-put", f"k-{i}", text)),
-        ("storage", lambda i: store.storage.put(f"entities/cpu-put/k-{i}", blob)),
-        ("(FileStorage.put instead: fdatasync, rename, folder fsync)",
+        (AUTH, lambda i: services.auth.authenticate(auth["authorization"])),
+        (SERVICE, lambda i: services.entities.put("cpu-put", {f"k-{i}": value}, none)),
+        (HANDLER, lambda i: handlers.call(PutEntity("cpu-put", f"k-{i}", text))),
+        (STORE, lambda i: store.put("cpu-put", f"k-{i}", text)),
+        (STORAGE, lambda i: store.storage.put(f"entities/cpu-put/k-{i}", blob)),
+        (FILES,
          lambda i: files.put(f"entities/cpu-put/f-{i}", blob)),
     ]  # fmt: skip
 

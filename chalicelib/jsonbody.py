@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.errors import BadRequest
@@ -41,18 +42,37 @@ def parse(raw: bytes | str | None) -> Any:
         raise BadRequest(f"invalid JSON: {exc}") from None
 
 
-# Encoders made once (json.dumps with any option builds a new encoder per call).
-_UNICODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_ASCII = json.JSONEncoder(separators=(",", ":"))
+def _compact(ensure_ascii: bool) -> Callable[[Any], str]:
+    """Compact JSON text as ``json.dumps(value, separators=(",", ":"))`` writes it, by an encoder made once.
+
+    ``JSONEncoder.encode`` builds its C encoder anew on every call, which cost a write more
+    than encoding a small value. Parsed JSON has no cycles, so the circular-reference check
+    is left out (``markers`` None); a value nested too deeply is still a RecursionError.
+    """
+    standard = json.JSONEncoder(ensure_ascii=ensure_ascii, separators=(",", ":"))
+    make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+    if make is None:  # a Python without json's C accelerator: the standard way
+        return standard.encode
+    escape = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
+    encode = make(None, standard.default, escape, None, ":", ",", False, False, True)
+
+    def text(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    return text
+
+
+_UNICODE = _compact(ensure_ascii=False)
+_ASCII = _compact(ensure_ascii=True)
 
 
 def dumps(value: Any) -> str:
     """Compact JSON text of a parsed value; keeps unicode readable, escapes lone surrogates."""
     try:
-        text = _UNICODE.encode(value)
+        text = _UNICODE(value)
         text.encode("utf-8")
         return text
     except UnicodeEncodeError:
-        return _ASCII.encode(value)
+        return _ASCII(value)
     except RecursionError:
         raise BadRequest("JSON nested too deeply") from None

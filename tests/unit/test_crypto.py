@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -41,6 +42,9 @@ def test_header_records_version_and_database_key_id(ring: KeyHierarchy) -> None:
     assert set(header) == {"alg", "dbk", "wk", "n"} and header["alg"] == "A256GCM"
     record = ring.databases.read("db")
     assert record is not None and header["dbk"] == record.id and record.master == ring.active_key_id
+    # The header's bytes are compact JSON as json.dumps writes it (docs/format.md), in this key order.
+    length = int.from_bytes(blob[5:7], "big")
+    assert blob[7 : 7 + length].decode() == json.dumps(header, separators=(",", ":"))
 
 
 @pytest.mark.parametrize(("db", "key"), [("db", "other"), ("other", "k"), ("dbk", ""), ("d", "bk")])
