@@ -13,7 +13,7 @@ LS_VENV := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed
 TEST_DEPS := $(STAMP) $(if $(LS_PY),$(LS_STAMP))
 
-.PHONY: serve test lint unit e2e browser bench bench-http bench-s3 bench-pool bench-list bench-cpu bench-layers bench-cold localstack clean
+.PHONY: serve test lint unit e2e browser bench bench-http bench-s3 bench-pool bench-list bench-cpu bench-layers bench-instructions bench-cold localstack clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -73,6 +73,11 @@ bench-cpu: $(STAMP)
 
 bench-layers: $(STAMP)
 	$(BIN)/python bench/request_layers.py $(ARGS)
+
+# Instructions per request (valgrind's callgrind), ours beside the reference: figures that hold still.
+bench-instructions: $(STAMP)
+	@command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)"; exit 1; }
+	$(BIN)/python bench/request_instructions.py $(ARGS)
 
 bench-cold: $(STAMP)
 	$(BIN)/python bench/coldstart.py $(ARGS)

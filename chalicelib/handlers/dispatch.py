@@ -105,7 +105,7 @@ class Handler:
             raise NotFound("not found") from None
         except VersionMismatch:
             raise PreconditionFailed("precondition failed: the object changed") from None
-        except DatabaseGone as exc:  # shredded between the handler's check and the envelope's
+        except DatabaseGone as exc:  # shredded: the envelope's key lookup refused it
             raise Gone(str(exc)) from None
         except EnvelopeError as exc:
             log.error("integrity failure in %s: %s", call.action, exc)
