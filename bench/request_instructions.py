@@ -17,6 +17,7 @@ counted: this is the user-space share, where ours and the reference differ.
 
     python bench/request_instructions.py                  # PUT and GET, 200 requests each
     python bench/request_instructions.py --layers         # ours, per layer ("own" = minus the layers it calls)
+    python bench/request_instructions.py --access-log     # ours at INFO, as `deltadb serve` runs by default
     python bench/request_instructions.py --phases put --top 15   # + the C functions that cost most
 """
 
@@ -50,7 +51,8 @@ def stretches(app_name: str, phase: str, count: int, by_layer: bool) -> list[tup
     quiet_logs()
     data = Path(tempfile.mkdtemp(prefix="request-instructions-"))
     (data / "reference").mkdir()
-    app, token = our_app(data, "WARNING") if app_name == "ours" else reference_app(data)
+    level = "INFO" if os.environ.get("BENCH_ACCESS_LOG") == "1" else "WARNING"  # (the parent's --access-log)
+    app, token = our_app(data, level) if app_name == "ours" else reference_app(data)
     asyncio.run(prepare(app, token, 1024))
     if by_layer:
         from request_layers import layers
@@ -94,9 +96,9 @@ def child(app_name: str, phase: str, count: int, by_layer: bool) -> None:
     mark()
 
 
-def counted(app_name: str, phase: str, count: int, by_layer: bool, out: Path) -> list[Path]:
+def counted(app_name: str, phase: str, count: int, by_layer: bool, out: Path, access_log: bool) -> list[Path]:
     """Run one child under callgrind; the profile of each counted stretch, in order."""
-    env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts each run
+    env = {**os.environ, "PYTHONHASHSEED": "0", "BENCH_ACCESS_LOG": "1" if access_log else "0"}  # same dict layouts
     cmd = ["valgrind", "--tool=callgrind", "--dump-before=getsid", f"--callgrind-out-file={out}",
            sys.executable, __file__, "--child", app_name, phase, str(count)]  # fmt: skip
     cmd += ["--layers"] if by_layer else []
@@ -151,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=("ours", "reference"), help="count one app only")
     p.add_argument("--layers", action="store_true", help="ours, each layer of the request path on its own")
     p.add_argument("--top", type=int, default=0, help="also list the C functions that cost most, per stretch")
+    p.add_argument("--access-log", action="store_true",
+                   help="ours at INFO with its access log, as `deltadb serve` runs by default "
+                   "(otherwise WARNING, as `make bench` runs it: the reference logs nothing)")  # fmt: skip
     p.add_argument("--child", nargs=3, metavar=("APP", "PHASE", "N"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -161,14 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     phases = args.phases.split(",")
     if args.layers:
         for phase in phases:
-            parts = counted("ours", phase, args.requests, True, work / f"layers.{phase}")
+            parts = counted("ours", phase, args.requests, True, work / f"layers.{phase}", args.access_log)
             print_layers(phase, args.requests, parts, args.top)
         return 0
     apps = [args.only] if args.only else ["ours", "reference"]
     rows: dict[str, dict[str, float]] = {}
     for phase in phases:
         for app_name in apps:
-            (part,) = counted(app_name, phase, args.requests, False, work / f"{app_name}.{phase}")
+            (part,) = counted(app_name, phase, args.requests, False, work / f"{app_name}.{phase}", args.access_log)
             rows.setdefault(phase, {})[app_name] = total(part) / args.requests
             if args.top:
                 print_top(f"{app_name} {phase}", part, args.requests, args.top)

@@ -1,4 +1,4 @@
-"""JSON text made without ``json.dumps`` (audit lines, stored values) is exactly what ``json.dumps`` writes."""
+"""JSON text made without ``json.dumps`` (audit and access lines, stored values) is exactly what it writes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib import audit, jsonbody
+from chalicelib.routes import access_line
 
 # Any text, lone surrogates (from %-decoded invalid UTF-8 in a name) and control characters included.
 texts = st.text(alphabet=st.characters(codec=None), max_size=40)
@@ -58,3 +59,13 @@ def test_a_stored_value_is_what_json_dumps_writes(value: object) -> None:
     except UnicodeEncodeError:  # a lone surrogate: escaped, so that the text is valid UTF-8
         want = json.dumps(value, separators=(",", ":"))
     assert jsonbody.dumps(value) == want
+
+
+@given(texts, st.none() | texts, st.integers(100, 599), st.floats(0, 1e6), st.none() | texts, st.none() | texts)
+def test_an_access_line_is_what_json_dumps_writes(
+    method: str, route: str | None, status: int, seconds: float, request_id: str | None, principal: str | None
+) -> None:
+    line = access_line(method, route, status, seconds, request_id, principal)
+    doc = {"method": method, "route": route, "status": status, "ms": round(seconds * 1000, 2),
+           "request_id": request_id, "principal": principal}  # fmt: skip
+    assert line == json.dumps(doc)
