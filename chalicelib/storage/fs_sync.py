@@ -67,38 +67,49 @@ class DirSync:
 
     A caller takes a ticket after its rename; it returns once an fsync that *started*
     after that ticket was taken has completed. Whoever finds no fsync running starts
-    one covering every ticket issued so far; the others wait for it.
+    one covering every ticket issued so far; the others wait for it. The lock is taken
+    directly and waiters are woken only when there are any: a server process that runs
+    its requests one at a time (inline) never waits, and ``Condition``'s own entry and
+    ``notify_all`` were two thirds of this sync's instructions.
     """
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
-        self._cond = threading.Condition(threading.Lock())  # (not re-entered: a plain lock is cheaper)
+        self._lock = threading.Lock()  # (not re-entered: a plain lock is cheaper)
+        self._cond = threading.Condition(self._lock)
         self._issued = 0
         self._done = 0
+        self._waiting = 0
         self._running = False
-        self._error: OSError | None = None
 
     def sync(self) -> None:
-        with self._cond:
+        lock = self._lock
+        lock.acquire()
+        try:
             self._issued += 1
             ticket = self._issued
             while self._done < ticket:
                 if self._running:
+                    self._waiting += 1
                     self._cond.wait()
+                    self._waiting -= 1
                     continue
                 self._running = True
                 covered = self._issued
-                self._cond.release()
+                lock.release()
                 error: OSError | None = None
                 try:
                     fsync_dir(self.directory)
                 except OSError as exc:
                     error = exc
                 finally:
-                    self._cond.acquire()
+                    lock.acquire()
                 self._running = False
-                if error is None:
-                    self._done = max(self._done, covered)
-                self._cond.notify_all()
+                if error is None and covered > self._done:
+                    self._done = covered
+                if self._waiting:
+                    self._cond.notify_all()
                 if error is not None:
                     raise error
+        finally:
+            lock.release()
