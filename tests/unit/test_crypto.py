@@ -102,3 +102,12 @@ def test_key_file_created_once_with_mode_0600(tmp_path: Path) -> None:
     blob = envelope.seal(hierarchy(LocalKeyRing.from_file(path), store), "db", "k", b"v")
     assert envelope.open_(hierarchy(LocalKeyRing.from_file(path), store), "db", "k", blob) == b"v"
     assert list(path.parent.glob("*.tmp")) == []
+
+
+@pytest.mark.parametrize(("db", "key"), [("db", "k"), ("", ""), ("dé", "ключ/1"), ("d", "k" * 300)])
+def test_the_body_aad_is_the_documented_layout(db: str, key: str) -> None:
+    """docs/format.md: MAGIC, version, then ALG, dbk, nonce, db, key, each after its length (4 bytes, big-endian)."""
+    nonce = os.urandom(12)
+    parts = [b"A256GCM", b"dbk-0123456789abcdef", nonce, db.encode(), key.encode()]
+    layout = b"DDBE\x02" + b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+    assert envelope._aad_v2("dbk-0123456789abcdef", nonce, db, key) == layout
