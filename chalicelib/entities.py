@@ -68,9 +68,10 @@ class EntityStore:
         names.validate(db, "database name")
         names.validate(key, "entity key")
         obj = entity_object(db, key)
-        # (no check_not_shredded here: sealing asks the database's key first, which refuses a
-        # shredded database with the same 410)
-        blob = envelope.seal(self.keyring, db, key, value_json.encode("utf-8"))
+        try:  # (no check_not_shredded first: sealing asks for the database's key, which refuses a shredded one)
+            blob = envelope.seal(self.keyring, db, key, value_json.encode("utf-8"))
+        except envelope.DatabaseGone as exc:  # the same 410 as check_not_shredded, to every caller
+            raise Gone(str(exc)) from None
         try:
             etag = self.storage.put(obj, blob, if_match=if_match, if_none_match=if_none_match)
         except Exception:

@@ -12,6 +12,8 @@ import pytest
 from chalicelib import operations
 from chalicelib.bootstrap import Runtime
 from chalicelib.config import ConfigError, Settings
+from chalicelib.crypto import database_keys
+from chalicelib.crypto.database_keys import tombstone_object
 from chalicelib.crypto.local_keyring import LocalKeyRing
 from chalicelib.entities import EntityStore
 from chalicelib.errors import NotFound
@@ -50,6 +52,22 @@ def test_lost_invocations_are_completed_when_read(worker: Any, monkeypatch: pyte
     status: dict[str, Any] = worker(GetOperation("op2"))
     assert status["status"] == "done"
     assert worker(GetEntity("db", "b"))["value"] == "2"
+
+
+def test_a_lost_invocation_into_a_shredded_database_is_recorded_as_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = EntityStore(MemoryStorage(), LocalKeyRing.from_master_key(os.urandom(32)))
+    handler = EntityHandler(store)
+    handler(CreateOperation("op2", "db", [["a", "1"], ["b", "2"]]).to_json())
+    handler(PutEntity("db", "a", "1", operation_id="op2").to_json())
+    store.storage.put(tombstone_object("db"), b"{}")  # shredded before the lost "b" is completed
+    real_time = operations.time.time
+    monkeypatch.setattr(operations.time, "time", lambda: real_time() + operations.STALE_SECONDS + 1)
+    monkeypatch.setattr(database_keys, "SHRED_CHECK_SECONDS", 0.0)  # the tombstone seen at once
+    status: dict[str, Any] = handler(GetOperation("op2").to_json())
+    assert status["status"] == "failed", status
+    by_key = {e["key"]: e for e in status["entities"]}
+    assert by_key["a"]["status"] == "done"
+    assert by_key["b"] == {"key": "b", "status": "failed", "error": "database 'db' has been shredded"}
 
 
 def test_unknown_operation(worker: Any) -> None:
