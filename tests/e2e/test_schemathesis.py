@@ -43,7 +43,9 @@ CHECKS = (
 # 250 *bytes when stored* has no exact JSON Schema form.
 MAX_TIME = int(os.environ.get("DELTADB_SCHEMATHESIS_SECONDS", "40"))  # fuzzing + stateful stop then
 SEED = int(os.environ.get("DELTADB_SCHEMATHESIS_SEED", "20261130"))
-MIN_REQUESTS = 2000
+# A floor that says the run was real, not a speed test: a slow VM made 1,778 requests in the
+# 40 s where a faster one made over 2,000 (the run is bounded by time, not by a count).
+MIN_REQUESTS = 1000
 
 
 def run_schemathesis(server: ServerProcess, out: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
