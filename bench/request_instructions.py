@@ -43,7 +43,7 @@ def mark() -> None:
     os.getsid(0)
 
 
-def stretches(app_name: str, phase: str, count: int, by_layer: bool) -> list[tuple[str, Callable[[int], Any]]]:
+def stretches(app_name: str, phase: str, by_layer: bool, access_log: bool) -> list[tuple[str, Callable[[int], Any]]]:
     """(name, call) of each stretch to count, in the valgrind'd process, after building and warming the app."""
     sys.path.insert(0, str(BENCH))
     from request_cpu import call, document, our_app, prepare, quiet_logs, reference_app, scope
@@ -51,7 +51,7 @@ def stretches(app_name: str, phase: str, count: int, by_layer: bool) -> list[tup
     quiet_logs()
     data = Path(tempfile.mkdtemp(prefix="request-instructions-"))
     (data / "reference").mkdir()
-    level = "INFO" if os.environ.get("BENCH_ACCESS_LOG") == "1" else "WARNING"  # (the parent's --access-log)
+    level = "INFO" if access_log else "WARNING"
     app, token = our_app(data, level) if app_name == "ours" else reference_app(data)
     asyncio.run(prepare(app, token, 1024))
     if by_layer:
@@ -69,7 +69,7 @@ def stretches(app_name: str, phase: str, count: int, by_layer: bool) -> list[tup
     return [(f"{app_name} {phase}", request)]
 
 
-def child(app_name: str, phase: str, count: int, by_layer: bool) -> None:
+def child(app_name: str, phase: str, count: int, by_layer: bool, access_log: bool) -> None:
     loop = asyncio.new_event_loop()
 
     async def awaited(fn: Callable[[int], Any], first: int, n: int) -> None:
@@ -87,7 +87,7 @@ def child(app_name: str, phase: str, count: int, by_layer: bool) -> None:
             for i in range(first, first + n):
                 check(fn(i))
 
-    todo = stretches(app_name, phase, count, by_layer)
+    todo = stretches(app_name, phase, by_layer, access_log)
     for _name, fn in todo:
         run(fn, 0, WARM)  # warm, uncounted
     for _name, fn in todo:
@@ -98,10 +98,10 @@ def child(app_name: str, phase: str, count: int, by_layer: bool) -> None:
 
 def counted(app_name: str, phase: str, count: int, by_layer: bool, out: Path, access_log: bool) -> list[Path]:
     """Run one child under callgrind; the profile of each counted stretch, in order."""
-    env = {**os.environ, "PYTHONHASHSEED": "0", "BENCH_ACCESS_LOG": "1" if access_log else "0"}  # same dict layouts
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts each run
     cmd = ["valgrind", "--tool=callgrind", "--dump-before=getsid", f"--callgrind-out-file={out}",
            sys.executable, __file__, "--child", app_name, phase, str(count)]  # fmt: skip
-    cmd += ["--layers"] if by_layer else []
+    cmd += (["--layers"] if by_layer else []) + (["--access-log"] if access_log else [])
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"valgrind run failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--child", nargs=3, metavar=("APP", "PHASE", "N"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        child(args.child[0], args.child[1], int(args.child[2]), args.layers)
+        child(args.child[0], args.child[1], int(args.child[2]), args.layers, args.access_log)
         return 0
     sys.path.insert(0, str(BENCH))
     work = Path(tempfile.mkdtemp(prefix="callgrind-"))
