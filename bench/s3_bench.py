@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from s3_bench_compare import BARE, OURS, TUNED, compare  # noqa: E402
-from s3_bench_requests import requests_per_operation  # noqa: E402
+from s3_bench_requests import REUSED, requests_per_operation  # noqa: E402
 
 from tests.s3servers import S3Server, localstack_python, start_localstack, start_moto  # noqa: E402
 
@@ -96,12 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  HTTP hop alone (GET /health, no S3): {p50[f'{OURS} GET /health (no S3)']:.2f} ms p50")
     print("\nS3 requests per API operation (botocore hooks on the app's own client):")
     for label, c in counts.items():
-        print(f"  {label:40} {c['requests']:>3}  {c['by_operation']}  {c['responses']}")
+        print(f"  {label:46} {c['requests']:>3}  {c['by_operation']}  {c['responses']}")
     out = REPO / "bench" / "results" / f"s3-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"server": started, "rows": rows, "p50_ratios": ratios, "requests": counts}, indent=2))
     print(f"\nwritten: {out.relative_to(REPO)}")
     one_each = ("PUT 1 entity [admin key]", "GET cold [admin key]", "GET warm [admin key]")
+    one_each += (f"PUT 1 entity [{REUSED}]", f"GET warm [{REUSED}]")
     return 0 if all(counts[label]["requests"] == 1 for label in one_each) else 1
 
 

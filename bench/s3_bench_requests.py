@@ -8,10 +8,13 @@ import secrets
 import tempfile
 import uuid
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from s3_bench_clients import DOC
+
+REUSED = "API-key session, record reused"
 
 
 def requests_per_operation(endpoint: str) -> dict[str, Any]:
@@ -48,10 +51,12 @@ def requests_per_operation(endpoint: str) -> dict[str, Any]:
         client.http.put("/entity/db", body=json.dumps({"w": 0}), headers=admin)  # schema cache warm
         client.http.delete("/entity/db?key=w", headers=admin)  # learns conditional-delete support
 
-        def measure(label: str, method: str, path: str, body: str | None, headers: dict[str, str]) -> None:
+        def measure(
+            label: str, method: str, path: str, body: str | None, headers: dict[str, str], app: Client = client
+        ) -> None:
             ops.clear()
             statuses.clear()
-            r = client.http.request(method, path, body=body, headers=headers)
+            r = app.http.request(method, path, body=body, headers=headers)
             assert r.status_code == 200, (label, r.status_code, r.body)
             results[label] = {"requests": sum(ops.values()), "by_operation": dict(ops), "responses": list(statuses)}
 
@@ -63,4 +68,12 @@ def requests_per_operation(endpoint: str) -> dict[str, Any]:
             measure(f"GET cold [{who}]", "GET", "/entity/db?key=k", None, h)
             measure(f"GET warm [{who}]", "GET", "/entity/db?key=k", None, h)
             measure(f"DELETE [{who}]", "DELETE", "/entity/db?key=m0", None, h)
+
+        # The same session on an app that reuses key records for 5 s (DELTADB_APIKEY_REVALIDATE_SECONDS).
+        h = {"Authorization": f"Bearer {token}"}
+        with Client(create_app(Runtime(replace(settings, apikey_revalidate_seconds=5.0), storage=store))) as reusing:
+            reusing.http.put("/entity/db", body=json.dumps({"w": 0}), headers=h)  # reads the key record, the schema
+            reusing.http.get("/entity/db?key=k", headers=h)  # warms the value cache
+            measure(f"PUT 1 entity [{REUSED}]", "PUT", "/entity/db", json.dumps({"k": {"doc": DOC}}), h, reusing)
+            measure(f"GET warm [{REUSED}]", "GET", "/entity/db?key=k", None, h, reusing)
     return results

@@ -188,7 +188,7 @@ class Runtime:
         from chalicelib.auth.oidc import build_oidc
         from chalicelib.auth.sessions import SessionTokens
         from chalicelib.handler_client import HandlerClient
-        from chalicelib.records import HandlerRecords
+        from chalicelib.records import HandlerRecords, RememberedKeys
         from chalicelib.schemas import SchemaCache
         from chalicelib.services import Services
         from chalicelib.services.admin import AdminService
@@ -205,10 +205,13 @@ class Runtime:
             )
         handlers = HandlerClient(self.invoker, metrics=self.metrics)
         records = HandlerRecords(handlers)
+        keys = RememberedKeys(
+            records, s.apikey_revalidate_seconds, on_cache_lookup=cache_observer(self.metrics, "remembered_keys")
+        )
         auth = Authenticator(
             AdminKey(sec.admin_sha256) if sec.admin_sha256 else None,
             SessionTokens(sec.session_secret, s.token_ttl_seconds, cache_observer(self.metrics, "sessions")),
-            records,
+            keys,
             s.dev_mode,
             build_oidc(s) if s.oidc_issuer else None,  # no OIDC: not even its module is imported
         )
@@ -217,7 +220,7 @@ class Runtime:
             auth=auth,
             entities=EntityService(handlers, schema_cache),
             schemas=SchemaService(handlers, schema_cache),
-            keys=KeyService(handlers),
+            keys=KeyService(handlers, keys.forget),
             sessions=SessionService(auth),
             admin=AdminService(handlers),
             max_body_bytes=s.max_body_bytes,

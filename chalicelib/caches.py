@@ -85,3 +85,6 @@ class Expiring(Generic[K, V]):
 
     def put(self, key: K, value: V, expires_at: float) -> None:
         self._entries.put(key, (value, expires_at))
+
+    def discard(self, key: K) -> None:
+        self._entries.discard(key)

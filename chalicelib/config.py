@@ -167,6 +167,11 @@ class Settings(StorageSettings, OidcSettings):
         None, env="DELTADB_SCHEMA_REVALIDATE_SECONDS", parse=float, shown="0 on FS, 2 on S3",
         help="how long another instance's schema change may take to apply here",
     )  # fmt: skip
+    apikey_revalidate_seconds: float = setting(
+        0.0, env="DELTADB_APIKEY_REVALIDATE_SECONDS", parse=seconds_or_duration, shown="0", minimum=0,
+        help="how long a process reuses an API key's record before reading it again (0: on every request); also "
+        "how long a key deleted, disabled or changed through another process may still be honoured here",
+    )  # fmt: skip
     operation_retention_seconds: int = setting(
         7 * 86400, env="DELTADB_OPERATION_RETENTION", parse=parse_duration, flag="--operation-retention",
         shown="7d", minimum=3600, minimum_text="1h",

@@ -3,9 +3,11 @@
 Three credentials work everywhere: the admin key, a ``dk_`` API key secret, and a
 session token from ``POST /api/login``; a fourth when an identity provider is configured,
 its OIDC access tokens (auth/oidc.py). Which kind a credential is gets decided here
-once, for requests and for login alike. API keys are looked up on every use (one
-small read through the meta handler), so a deleted or expired key — and every session
-made from it — is refused at once on every instance.
+once, for requests and for login alike. An API key's record is read on every use (one
+small read through the meta handler), so a deleted or disabled key — and every session
+made from it — is refused at once on every instance; with
+``DELTADB_APIKEY_REVALIDATE_SECONDS`` set, a process reuses a record it read for that
+long (records.RememberedKeys). Expiry is checked on every use either way.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +16,9 @@ from chalicelib.handlers.protocol import CreateApiKey, DeleteApiKey, ListApiKeys
 class KeyService:
     """The admin's ``dk_`` keys; the API and ``deltadb apikey`` both go through it."""
 
-    def __init__(self, handlers: HandlerClient) -> None:
+    def __init__(self, handlers: HandlerClient, changed: Callable[[str], None] = lambda key_id: None) -> None:
         self.handlers = handlers
+        self._changed = changed  # told each key id changed or deleted here (RememberedKeys.forget)
 
     def create(self, body: Any) -> dict[str, Any]:
         record, secret = new_key(body, datetime.now(UTC))
@@ -44,8 +46,15 @@ class KeyService:
         perms = body.get("permissions")
         if "permissions" in body:
             perms = validate_permissions(perms)
-        reply = self.handlers.call(UpdateApiKey(key_id, enabled, perms))
+        try:
+            reply = self.handlers.call(UpdateApiKey(key_id, enabled, perms))
+        finally:  # even after a failure: the record may have changed before it
+            self._changed(key_id)
         return KeyRecord.from_json(reply.record).public()
 
     def delete(self, raw_id: str) -> None:
-        self.handlers.call(DeleteApiKey(names.from_path(raw_id, "key id")))
+        key_id = names.from_path(raw_id, "key id")
+        try:
+            self.handlers.call(DeleteApiKey(key_id))
+        finally:
+            self._changed(key_id)
