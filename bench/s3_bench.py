@@ -65,18 +65,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ops", type=int, default=500, help="operations per loop per client (default 500)")
     p.add_argument("--threads", type=int, default=8, help="concurrent clients for the throughput rows (default 8)")
     p.add_argument("--processes", type=int, default=2, help="deltadb server processes (default 2)")
+    p.add_argument(
+        "--credential", choices=("admin", "apikey-session"), default="admin",
+        help="what our client authenticates with (default: the admin key). A dk_ key's session costs one more "
+        "S3 read per request unless the server reuses key records (DELTADB_APIKEY_REVALIDATE_SECONDS in the env)",
+    )  # fmt: skip
     args = p.parse_args(argv)
     s3 = start_server(args)
     endpoint = args.endpoint or s3.endpoint  # type: ignore[union-attr]
     try:
-        rows = compare(endpoint, args.ops, args.threads, args.processes)
+        rows = compare(endpoint, args.ops, args.threads, args.processes, args.credential)
         counts = requests_per_operation(endpoint)
     finally:
         if s3:
             s3.stop()
     started = f"{s3.name} (started by the bench) at {endpoint}" if s3 else endpoint
     print(f"S3 server: {started}; cpus={os.cpu_count()} python={sys.version.split()[0]}; 1 KiB documents")
-    print(f"command: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
+    env = [f"{v}={os.environ[v]}" for v in ("DELTADB_APIKEY_REVALIDATE_SECONDS",) if v in os.environ]
+    print(f"command: {' '.join([*env, Path(sys.argv[0]).name, *sys.argv[1:]])}")
     print(f"\n{'loop':32} {'clients':>7} {'ops':>6} {'ops/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for r in rows:
         cells = f"{r['ops_per_s']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"

@@ -4,6 +4,7 @@ our server (`deltadb serve` on the same S3 server) with a keep-alive HTTP client
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import secrets
 import signal
@@ -68,10 +69,14 @@ class Server:
 class Ours:
     """A keep-alive HTTP client per thread for our server."""
 
-    def __init__(self, server: Server, clients: int) -> None:
+    def __init__(self, server: Server, clients: int, credential: str = "admin") -> None:
         self.port = server.port
         self.conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=30) for _ in range(clients)]
         self.headers = {"Authorization": f"Bearer {server.admin_key}", "Content-Type": "application/json"}
+        if credential == "apikey-session":  # a dk_ key's session, as applications use the API
+            key = json.loads(self.call(0, "POST", "/api/keys", '{"name": "bench", "permissions": ["read", "write"]}'))
+            token = json.loads(self.call(0, "POST", "/api/login", json.dumps({"key": key["secret"]})))["token"]
+            self.headers["Authorization"] = f"Bearer {token}"
 
     def reconnect(self) -> None:
         """Fresh connections: the server closes a keep-alive connection left idle for 30 s (Granian's
@@ -84,6 +89,6 @@ class Ours:
         self.conns[c].request(method, path, body=body, headers=self.headers)
         r = self.conns[c].getresponse()
         data = r.read()
-        if r.status != 200:
+        if r.status not in (200, 201):
             raise RuntimeError(f"{method} {path}: {r.status} {data[:200]!r}")
         return data

@@ -67,7 +67,7 @@ def run_loop(op: Callable[[int, int], None], n: int, clients: int) -> tuple[list
 BARE, TUNED, OURS = "boto3 default", "boto3 our config", "ours"
 
 
-def compare(endpoint: str, n: int, threads: int, workers: int) -> list[dict[str, Any]]:
+def compare(endpoint: str, n: int, threads: int, workers: int, credential: str = "admin") -> list[dict[str, Any]]:
     """Bare boto3 (default client, and our client config) and our API on the same S3 server.
 
     The single-client rows interleave them (default op, our-config op, our op, ...) so
@@ -81,7 +81,7 @@ def compare(endpoint: str, n: int, threads: int, workers: int) -> list[dict[str,
     body = json.dumps({"doc": DOC}).encode()
     server = Server(endpoint, workers)
     try:
-        ours = Ours(server, threads)
+        ours = Ours(server, threads, credential)
         for c in range(threads):  # warm connections on all sides
             clients[c].put_object(Bucket=bucket, Key="warm", Body=body)
             ours.call(c, "PUT", "/entity/bench", json.dumps({f"warm{c}": {"doc": DOC}}))

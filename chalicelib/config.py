@@ -164,7 +164,7 @@ class Settings(StorageSettings, OidcSettings):
         help=f"plaintext bytes sealed under one cached database key before it is unwrapped again ({_SIZES})",
     )  # fmt: skip
     schema_revalidate_seconds: float | None = setting(
-        None, env="DELTADB_SCHEMA_REVALIDATE_SECONDS", parse=float, shown="0 on FS, 2 on S3",
+        None, env="DELTADB_SCHEMA_REVALIDATE_SECONDS", parse=float, shown="0 on FS, 2 on S3", minimum=0,
         help="how long another instance's schema change may take to apply here",
     )  # fmt: skip
     apikey_revalidate_seconds: float = setting(

@@ -10,6 +10,7 @@ CLI's flags (local/flags.py). The tables themselves: ``chalicelib.config.Setting
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -91,6 +92,8 @@ class Spec:
         if self.choices and value not in (*self.choices, *self.hidden_choices):
             *first, last = self.choices
             return f"{self.name} must be {', '.join(first)} or {last}"
+        if isinstance(value, float) and not math.isfinite(value):  # "nan" and "inf" parse as floats
+            return f"{self.name} must be a finite number"
         if self.minimum is not None and value is not None and value < self.minimum:
             limit = f"at least {self.minimum_text}" if self.minimum_text else f">= {self.minimum:g}"
             return f"{self.name} must be {limit}"

@@ -32,7 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser, store_flags: Callable[[argpar
     create.add_argument("--json", action="store_true", help="one JSON object instead of text")
     listing = sub.add_parser("list", help="the keys (never their secrets)")
     listing.add_argument("--json", action="store_true", help="a JSON array instead of a table")
-    delete = sub.add_parser("delete", help="delete a key: it and its sessions stop working at once")
+    delete = sub.add_parser(
+        "delete",
+        help="delete a key: it and its sessions stop working at once (within DELTADB_APIKEY_REVALIDATE_SECONDS if set)",
+    )
     delete.add_argument("id")
     for action in (create, listing, delete):
         store_flags(action)

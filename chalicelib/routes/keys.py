@@ -42,7 +42,8 @@ def create_key(req: RouteRequest) -> Response:
 
 @routes.route("/api/keys/{key_id}", "PATCH", access=ADMIN, audit="apikey.update")
 def update_key(req: RouteRequest, key_id: str) -> Response:
-    """Disable / enable a key or change its permissions, without changing its secret; at once everywhere."""
+    """Disable / enable a key or change its permissions, without changing its secret; at once everywhere
+    (other processes: within DELTADB_APIKEY_REVALIDATE_SECONDS when that is set)."""
     return json_response(req.services.keys.update(key_id, req.json()))
 
 

@@ -18,7 +18,9 @@ class KeyService:
 
     def __init__(self, handlers: HandlerClient, changed: Callable[[str], None] = lambda key_id: None) -> None:
         self.handlers = handlers
-        self._changed = changed  # told each key id changed or deleted here (RememberedKeys.forget)
+        # Told each key id changed or deleted here (RememberedKeys.forget). A new key needs no
+        # telling: absent keys are never remembered.
+        self._changed = changed
 
     def create(self, body: Any) -> dict[str, Any]:
         record, secret = new_key(body, datetime.now(UTC))

@@ -136,3 +136,18 @@ def test_worker_pools_need_a_strong_secret() -> None:
         )
     with pytest.raises(ConfigError):
         Settings.from_env({"DELTADB_INVOKER": "pool"})
+
+
+@pytest.mark.parametrize(
+    "var", ["DELTADB_APIKEY_REVALIDATE_SECONDS", "DELTADB_KEY_CACHE_MAX_AGE", "DELTADB_SCHEMA_REVALIDATE_SECONDS"]
+)
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1"])
+def test_a_time_window_must_be_a_finite_non_negative_number(var: str, value: str) -> None:
+    # "nan" would never compare as expired: a revoked key or shredded database honoured until restart.
+    with pytest.raises(ConfigError, match=var):
+        Settings.from_env({var: value})
+
+
+def test_the_api_key_reuse_window_is_off_by_default_and_takes_durations() -> None:
+    assert Settings.from_env({}).apikey_revalidate_seconds == 0
+    assert Settings.from_env({"DELTADB_APIKEY_REVALIDATE_SECONDS": "5s"}).apikey_revalidate_seconds == 5

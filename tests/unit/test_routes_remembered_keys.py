@@ -6,12 +6,18 @@ two apps on one store stand for two instances (tests/conftest.py ``configure``).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from chalicelib.auth.apikeys import KeyRecord
+from chalicelib.auth.apikeys import KeyRecord, new_key
+from chalicelib.auth.authenticator import Authenticator
+from chalicelib.auth.sessions import SessionClaims, SessionTokens
+from chalicelib.errors import NotFound, Unauthorized
+from chalicelib.handlers.protocol import DeleteApiKey, KeyRecordJson, UpdateApiKey
 from chalicelib.records import RememberedKeys
+from chalicelib.services.keys import KeyService
 from tests.conftest import Api
 
 
@@ -98,6 +104,63 @@ def test_a_read_overlapping_a_forget_is_not_kept(clock: list[float]) -> None:
     records.during_read = None
     keys.get_key("a")
     assert records.reads == 2  # what the overlapping read returned was not reused
+
+
+class FakeHandlers:
+    """The meta handler's key calls, against CountedRecords; ``during_call`` runs inside each."""
+
+    def __init__(self, records: CountedRecords) -> None:
+        self.records = records
+        self.during_call: Any = None
+
+    def call(self, c: Any) -> Any:
+        if self.during_call is not None:
+            self.during_call()
+        if isinstance(c, UpdateApiKey):
+            self.records.records[c.key_id] = record(c.key_id, list(c.permissions or ()))
+            return KeyRecordJson(self.records.records[c.key_id].to_json())
+        assert isinstance(c, DeleteApiKey)
+        if self.records.records.pop(c.key_id, None) is None:
+            raise NotFound("no such key")
+        return None
+
+
+def test_a_record_read_while_this_process_changes_the_key_is_not_reused(clock: list[float]) -> None:
+    records = CountedRecords()
+    records.records["a"] = record("a", ["read", "write"])
+    keys = remembered(records, 60, clock)
+    handlers = FakeHandlers(records)
+    service = KeyService(handlers, keys.forget)  # type: ignore[arg-type]
+    handlers.during_call = lambda: keys.get_key("a")  # a request reads the old record mid-change
+    service.update("a", {"permissions": ["read"]})
+    assert keys.get_key("a").permissions == ("read",)  # type: ignore[union-attr]
+
+
+def test_a_failed_change_still_forgets_the_record(clock: list[float]) -> None:
+    records = CountedRecords()
+    records.records["a"] = record("a", ["read"])
+    keys = remembered(records, 60, clock)
+    service = KeyService(FakeHandlers(records), keys.forget)  # type: ignore[arg-type]
+    keys.get_key("a")
+    records.records.clear()  # deleted by another process meanwhile: this delete finds nothing
+    with pytest.raises(NotFound):
+        service.delete("a")
+    assert keys.get_key("a") is None
+
+
+def test_expiry_is_checked_on_every_use_of_a_reused_record(clock: list[float]) -> None:
+    now = datetime.now(UTC)
+    expired, secret = new_key({"name": "k", "permissions": ["read"], "expires_in": "1h"}, now - timedelta(hours=2))
+    records = CountedRecords()
+    records.records[expired.id] = expired
+    sessions = SessionTokens(b"s" * 32, 3600)
+    auth = Authenticator(None, sessions, remembered(records, 60, clock), dev_mode=False)
+    claims = SessionClaims("k", frozenset({"read"}), expired.id, None, False)
+    token, _ = sessions.issue(claims, now)  # a session whose key has expired since
+    for credential in (secret, token, secret, token):
+        with pytest.raises(Unauthorized):
+            auth.authenticate(f"Bearer {credential}")
+    assert records.reads == 1  # refused from the reused record too
 
 
 # -- through the routes: two apps on one store ----------------------------------------
