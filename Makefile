@@ -13,7 +13,7 @@ LS_VENV := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed
 TEST_DEPS := $(STAMP) $(if $(LS_PY),$(LS_STAMP))
 
-.PHONY: serve test lint unit e2e browser bench bench-http bench-s3 bench-pool bench-list bench-cpu bench-layers bench-instructions bench-cold localstack clean
+.PHONY: serve test lint unit e2e browser bench bench-http bench-s3 bench-s3-threads bench-pool bench-list bench-cpu bench-layers bench-instructions bench-cold localstack clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench-http: $(STAMP)
 
 bench-s3: $(STAMP)
 	$(BIN)/python bench/s3_bench.py $(ARGS)
+
+bench-s3-threads: $(STAMP)
+	$(BIN)/python bench/s3_thread_cost.py $(ARGS)
 
 bench-pool: $(STAMP)
 	$(BIN)/python bench/pool_bench.py $(ARGS)
