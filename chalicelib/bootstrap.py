@@ -27,6 +27,7 @@ from chalicelib.metrics.base import NO_METRICS, Metrics, cache_observer
 from chalicelib.metrics.builders import build_metrics, instrument_storage
 
 if TYPE_CHECKING:
+    from chalicelib.auth.oidc import OidcVerifier
     from chalicelib.crypto.hierarchy import KeyHierarchy
     from chalicelib.crypto.keyring import KeyRing
     from chalicelib.crypto.master_versions import MasterVersions
@@ -181,11 +182,15 @@ class Runtime:
     def invoker(self) -> Invoker:
         return self._invoker or build_invoker(self.settings, self._local_handler, self.strict_invoke, self.metrics)
 
+    def _oidc(self) -> OidcVerifier:
+        from chalicelib.auth.oidc import build_oidc
+
+        return build_oidc(self.settings)
+
     @once
     def services(self) -> Services:
         from chalicelib.auth.admin import AdminKey
         from chalicelib.auth.authenticator import Authenticator
-        from chalicelib.auth.oidc import build_oidc
         from chalicelib.auth.sessions import SessionTokens
         from chalicelib.handler_client import HandlerClient
         from chalicelib.records import HandlerRecords, RememberedKeys
@@ -213,7 +218,7 @@ class Runtime:
             SessionTokens(sec.session_secret, s.token_ttl_seconds, cache_observer(self.metrics, "sessions")),
             keys,
             s.dev_mode,
-            build_oidc(s) if s.oidc_issuer else None,  # no OIDC: not even its module is imported
+            self._oidc() if s.oidc_issuer else None,  # no OIDC: not even its module (and PyJWT) is imported
         )
         schema_cache = SchemaCache(records, s.schema_revalidate, cache_observer(self.metrics, "schemas"))
         return Services(

@@ -1,4 +1,9 @@
-"""Session tokens: HS256 JWTs (PyJWT) with the algorithm pinned and ``exp`` required."""
+"""Session tokens: HS256 JWTs (PyJWT) with the algorithm pinned and ``exp`` required.
+
+PyJWT is imported by the first token issued or verified, not with this module: it loads
+cryptography's RSA, EC and X.509 modules (about a third of a routes function's cold
+start), which requests made with the admin key or a ``dk_`` key never need.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import jwt
 
 from chalicelib.caches import Expiring
 from chalicelib.errors import Unauthorized
@@ -70,6 +73,8 @@ class SessionTokens:
             payload["adm"] = claims.admin_fp
         if claims.dev:
             payload["dev"] = True
+        import jwt
+
         return jwt.encode(payload, self._secret, algorithm="HS256"), exp.astimezone(UTC)
 
     def verify(self, token: str) -> SessionClaims:
@@ -86,6 +91,8 @@ class SessionTokens:
         return claims
 
     def _decode(self, token: str) -> tuple[SessionClaims, float]:
+        import jwt
+
         try:
             payload = jwt.decode(
                 token,

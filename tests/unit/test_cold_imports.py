@@ -29,20 +29,31 @@ def test_import_app_loads_none_of_the_heavy_packages(tmp_path: Path) -> None:
 
 
 EVENT = """
-def event(path, token=None):
+def event(path, token=None, method="GET", body=None):
     headers = {"authorization": "Bearer " + token} if token else {}
-    return {"resource": path, "path": path, "httpMethod": "GET", "headers": headers,
+    return {"resource": path, "path": path, "httpMethod": method, "headers": headers,
             "multiValueHeaders": {k: [v] for k, v in headers.items()}, "queryStringParameters": None,
             "multiValueQueryStringParameters": None, "pathParameters": None, "stageVariables": None,
-            "requestContext": {"resourcePath": path, "httpMethod": "GET", "path": path, "stage": "api",
+            "requestContext": {"resourcePath": path, "httpMethod": method, "path": path, "stage": "api",
                                "identity": {"sourceIp": "127.0.0.1"}},
-            "body": None, "isBase64Encoded": False}
+            "body": body, "isBase64Encoded": False}
 """
 
 
 def test_a_request_loads_only_what_it_needs(tmp_path: Path) -> None:
-    """The route side loads jwt (sessions) with its services; never jsonschema (until a schema) or boto3."""
+    """PyJWT only for session tokens; never jsonschema (until a schema) or boto3.
+
+    cryptography is loaded here by the embedded default's first start, which makes the
+    keyring; a Lambda routes function (role main) has none.
+    """
     health = f"import app\n{EVENT}\nassert app.app(event('/health'), None)['statusCode'] == 200"
-    assert set(loaded_after(health, tmp_path)) <= {"jwt", "cryptography"}
+    assert set(loaded_after(health, tmp_path)) <= {"cryptography"}
     me = f"import app\n{EVENT}\nassert app.app(event('/api/me', '{ADMIN}'), None)['statusCode'] == 200"
-    assert set(loaded_after(me, tmp_path)) <= {"jwt", "cryptography"}
+    assert set(loaded_after(me, tmp_path)) <= {"cryptography"}
+    login = (
+        f"import app, json\n{EVENT}\n"
+        f"r = app.app(event('/api/login', method='POST', body=json.dumps({{'key': '{ADMIN}'}})), None)\n"
+        "token = json.loads(r['body'])['token']\n"
+        "assert app.app(event('/api/me', token), None)['statusCode'] == 200"
+    )
+    assert set(loaded_after(login, tmp_path)) == {"jwt", "cryptography"}
