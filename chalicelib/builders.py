@@ -89,13 +89,10 @@ def build_invoker(
         assert s.worker_secret is not None
         return PoolInvoker(s.worker_urls, s.worker_secret, timeout=s.worker_timeout, metrics=metrics)
     if s.invoker == "lambda":
-        from chalicelib.invoke.lambda_ import LambdaInvoker
-        from chalicelib.invoke.lambda_ import make_client as make_lambda_client
+        from chalicelib.invoke.lambda_ import LambdaInvoker, transport
 
         signed = s.lambda_endpoint is not None  # local workers check our signature
-        client = make_lambda_client(
-            s.lambda_endpoint, s.worker_secret if signed else None, timeout=s.worker_timeout, attempts=3
-        )
+        client = transport(s.lambda_endpoint, s.worker_secret if signed else None, timeout=s.worker_timeout, attempts=3)
         return LambdaInvoker(client, s.lambda_function_names(FUNCTIONS))
     from chalicelib.invoke.inprocess import InProcessInvoker
 

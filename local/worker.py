@@ -18,7 +18,8 @@ import logging
 import re
 from typing import Any
 
-from chalicelib.invoke.sigv4 import MAIN_ACCESS_KEY, verify
+from chalicelib.invoke.sigv4 import verify
+from chalicelib.invoke.sigv4_sign import MAIN_ACCESS_KEY
 from local import asgi_plumbing as web
 from local.asgi_plumbing import Receive, Reply, Scope, Send
 from local.server_settings import ServerSettings

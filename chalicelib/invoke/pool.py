@@ -29,6 +29,7 @@ from chalicelib.errors import Unavailable, to_result
 from chalicelib.handlers.protocol import DescribeWorker, WorkerStatus
 from chalicelib.invoke.base import Event, InvokeFailed, Result
 from chalicelib.invoke.invoke_client import InvokeClient
+from chalicelib.invoke.sigv4_sign import MAIN_ACCESS_KEY, SigningKey
 from chalicelib.metrics.base import NO_METRICS, Metrics
 from chalicelib.timestamps import rfc3339
 
@@ -61,9 +62,9 @@ class PoolInvoker:
         self._metrics = metrics
         if not urls:
             raise ValueError("the worker pool needs at least one worker URL")
+        key = SigningKey(MAIN_ACCESS_KEY, secret)
         self._workers = [
-            _Worker(url, InvokeClient(url, secret, timeout), InvokeClient(url, secret, min(timeout, 2.0)))
-            for url in urls
+            _Worker(url, InvokeClient(url, key, timeout), InvokeClient(url, key, min(timeout, 2.0))) for url in urls
         ]
         self._next = itertools.count()
         self._pool = ThreadPoolExecutor(max_workers=len(self._workers), thread_name_prefix="deltadb-probe")

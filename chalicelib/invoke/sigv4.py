@@ -1,7 +1,7 @@
 """Server-side check of AWS SigV4 signatures, for workers that speak the Lambda Invoke API.
 
-The main worker calls workers with boto3's Lambda client, which signs every request
-with SigV4. The worker recomputes the signature with the shared secret (botocore's own
+The main worker calls workers through chalicelib/invoke/invoke_client.py, which signs every
+request with SigV4. The worker recomputes the signature with the shared secret (botocore's own
 signer, fed the request as received) and compares in constant time, so nothing else on
 the network can drive a worker. Requests older or newer than five minutes are refused.
 """
@@ -21,7 +21,6 @@ _AUTH = re.compile(
     r"\s*SignedHeaders=(?P<signed>[^,]+),\s*Signature=(?P<sig>[0-9a-f]{64})"
 )
 MAX_SKEW_SECONDS = 300
-MAIN_ACCESS_KEY = "deltadb-main"  # the access key id the main worker signs its calls to local workers with
 
 
 def verify(

@@ -57,3 +57,17 @@ def test_a_request_loads_only_what_it_needs(tmp_path: Path) -> None:
         "assert app.app(event('/api/me', token), None)['statusCode'] == 200"
     )
     assert set(loaded_after(login, tmp_path)) == {"jwt", "cryptography"}
+
+
+def test_the_deployed_routes_function_loads_no_aws_sdk(tmp_path: Path) -> None:
+    """Role main with the Lambda invoker (.chalice/config.json): Invoke calls go through the lean
+    client (chalicelib/invoke/invoke_client.py), so neither boto3 nor botocore's signer is loaded."""
+    lam = (
+        "import os\nos.environ.update(AWS_LAMBDA_FUNCTION_NAME='deltadatabase-dev', DELTADB_ROLE='main',"
+        " DELTADB_INVOKER='lambda', DELTADB_SESSION_SECRET='Y29sZHN0YXJ0LXNlc3Npb24tc2VjcmV0LTAxMjM0NTY3ODk=',"
+        " AWS_ACCESS_KEY_ID='x', AWS_SECRET_ACCESS_KEY='y', AWS_REGION='eu-west-1')\n"
+    )
+    me = f"{lam}import app\n{EVENT}\nassert app.app(event('/api/me', '{ADMIN}'), None)['statusCode'] == 200"
+    probe = f"{me}\nimport sys\nassert 'botocore.auth' not in sys.modules and 'botocore.session' not in sys.modules"
+    # Lambda metrics (aws_lambda_powertools) import botocore's top package alone, for a user agent.
+    assert set(loaded_after(probe, tmp_path)) == {"aws_lambda_powertools", "botocore"}

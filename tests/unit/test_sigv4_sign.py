@@ -1,0 +1,80 @@
+"""The route side's stdlib SigV4 signer gives exactly botocore's SigV4Auth headers, and workers accept it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import botocore.auth
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chalicelib.invoke.sigv4 import verify
+from chalicelib.invoke.sigv4_sign import SigningKey, sign
+
+NOW = datetime(2026, 12, 1, 14, 30, 5, tzinfo=UTC)
+
+
+def botocore_headers(
+    monkeypatch: Any, method: str, url: str, headers: dict[str, str], body: bytes, key: SigningKey, region: str
+) -> dict[str, str]:
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: NOW.replace(tzinfo=None))
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
+    SigV4Auth(Credentials(key.access_key, key.secret_key, key.session_token), "lambda", region).add_auth(request)
+    return dict(request.headers.items())
+
+
+URLS = [
+    "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/deltadatabase-dev-EntityWorker/invocations",
+    "https://lambda.eu-west-1.amazonaws.com/2015-03-31/functions/"
+    "arn%3Aaws%3Alambda%3Aeu-west-1%3A123456789012%3Afunction%3Ameta/invocations",
+    "http://127.0.0.1:9001/2015-03-31/functions/entity_worker/invocations",
+    "https://lambda.us-east-1.amazonaws.com:443/2015-03-31/functions/f/invocations?Qualifier=live&a=1",
+    "http://example.com/a/./b/../c//d/",
+]
+
+
+@pytest.mark.parametrize("url", URLS)
+@pytest.mark.parametrize("token", [None, "IQoJb3JpZ2luX2VjE" + "x" * 300])
+def test_the_same_headers_as_botocore(monkeypatch: Any, url: str, token: str | None) -> None:
+    key = SigningKey("ASIAEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", token)
+    headers = {"Content-Type": "application/json", "X-Amz-Invocation-Type": "RequestResponse", "User-Agent": "x y"}
+    body = b'{"op": "entity.get", "db": "chat", "key": "k1"}'
+    ours = sign("POST", url, headers, body, key, "eu-west-1", "lambda", NOW)
+    assert ours == botocore_headers(monkeypatch, "POST", url, headers, body, key, "eu-west-1")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.binary(max_size=300),
+    name=st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=40),
+    value=st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30),
+)
+def test_the_same_headers_as_botocore_for_any_body_name_and_header(body: bytes, name: str, value: str) -> None:
+    from urllib.parse import quote
+
+    url = f"https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/{quote(name, safe='')}/invocations"
+    key = SigningKey("AKIDEXAMPLE", "secret", None)
+    headers = {"Content-Type": "application/json", "X-Custom": value}
+    with pytest.MonkeyPatch.context() as mp:
+        expected = botocore_headers(mp, "POST", url, headers, body, key, "us-east-1")
+    assert sign("POST", url, headers, body, key, "us-east-1", "lambda", NOW) == expected
+
+
+def test_a_local_worker_accepts_the_signature() -> None:
+    url = "http://127.0.0.1:9001/2015-03-31/functions/entity_worker/invocations"
+    body = b'{"op": "worker.info"}'
+    signed = sign("POST", url, {"Content-Type": "application/json"}, body, SigningKey("deltadb-main", "s" * 40),
+                  "us-east-1", "lambda", datetime.now(UTC))  # fmt: skip
+    headers = {k.lower(): v for k, v in signed.items()} | {"host": "127.0.0.1:9001"}
+    assert verify("POST", url, headers, body, "deltadb-main", "s" * 40) is None
+    assert verify("POST", url, headers, body, "deltadb-main", "t" * 40) is not None
+
+
+def test_the_key_never_shows_its_secret() -> None:
+    key = SigningKey("AKID", "very-secret", "session-token")
+    assert "very-secret" not in repr(key) and "session-token" not in repr(key)
