@@ -2,11 +2,14 @@
 
 boto3's Lambda client is most of a deployed routes function's cold start (importing
 boto3 and building the client: bench/coldstart.py, "routes, Lambda shape"), and about a
-millisecond of CPU per call in its generic request pipeline. The route side needs one POST per call:
-this client keeps one keep-alive connection per thread and signs with SigV4
-(chalicelib/invoke/sigv4_sign.py, held equal to botocore's signer by its tests). Like
-botocore's "standard" retry mode it retries throttling (429), 5xx answers and failed
-connections, with jittered exponential backoff, up to ``attempts`` tries in all.
+millisecond of CPU per call in its generic request pipeline. The route side needs one
+POST per call: this client keeps one keep-alive connection per thread and signs with
+SigV4 (chalicelib/invoke/sigv4_sign.py, held equal to botocore's signer by its tests).
+
+Like botocore's "standard" retry mode it retries throttling (429, from a 0.5 s jittered
+backoff), 5xx answers and failed connections, up to ``attempts`` tries in all. Unlike it,
+a call that timed out waiting for its answer is not sent again: the function may still
+be running it, and a second copy of a write is not what the route asked for.
 """
 
 from __future__ import annotations
@@ -18,17 +21,25 @@ import random
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from chalicelib.errors import DeltaError, to_result
 from chalicelib.invoke.base import Event, InvokeFailed, Result
 from chalicelib.invoke.sigv4_sign import SigningKey, sign
 
+if TYPE_CHECKING:
+    import ssl
+
 log = logging.getLogger(__name__)
 
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
-_MAX_BACKOFF = 1.0  # seconds; the route's own timeout bounds the whole call anyway
+_CONNECT_TIMEOUT = 2.0  # seconds; ``timeout`` is for the answer
+_MAX_BACKOFF = 2.0  # seconds; API Gateway gives a whole request 29 s
+
+
+class InvokeTimedOut(InvokeFailed):
+    """No answer within the timeout: the call may be running, so it is not sent again."""
 
 
 class InvokeClient:
@@ -39,25 +50,20 @@ class InvokeClient:
         if parts.scheme not in ("http", "https") or parts.hostname is None:
             raise ValueError(f"Invoke API URL must be http(s)://host[:port], not {url!r}")
         self.url = url.rstrip("/")
-        self._https = parts.scheme == "https"
-        self._host, self._port = parts.hostname, parts.port
+        self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
+        self._base = parts.path.rstrip("/")  # an endpoint behind a path prefix: signed and sent alike
         self._key, self._region = key, region
         self._timeout, self._attempts = timeout, max(1, attempts)
-        self._local = threading.local()
+        self._tls: ssl.SSLContext | None = None
+        if parts.scheme == "https":  # one context per client: loading the CA store costs tens of ms
+            import ssl
 
-    def _connection(self, fresh: bool) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is None or fresh:
-            if conn is not None:
-                conn.close()
-            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            conn = kind(self._host, self._port, timeout=self._timeout)  # https: certificates verified
-            self._local.conn = conn
-        return conn
+            self._tls = ssl.create_default_context()  # certificates and host names verified
+        self._local = threading.local()
 
     def invoke(self, function: str, event: Event, *, asynchronous: bool = False) -> Result:
         """One invocation; InvokeFailed when the call itself failed (network, 4xx/5xx, timeout)."""
-        path = f"/2015-03-31/functions/{quote(function, safe='')}/invocations"
+        path = f"{self._base}/2015-03-31/functions/{quote(function, safe='')}/invocations"
         body = json.dumps(event).encode()
         plain = {
             "Content-Type": "application/json",
@@ -65,16 +71,21 @@ class InvokeClient:
         }
         for attempt in range(self._attempts):
             last = attempt + 1 == self._attempts
-            headers = sign("POST", self.url + path, plain, body, self._key, self._region, "lambda", datetime.now(UTC))
+            signed = sign("POST", self._origin() + path, plain, body, self._key, self._region, "lambda",
+                          datetime.now(UTC))  # fmt: skip
             try:
-                status, answer, data = self._send(path, body, headers)
+                status, answer, data = self._send(path, body, signed)
+            except InvokeTimedOut:
+                raise
             except InvokeFailed:
                 if last:
                     raise
+                base = 0.05
             else:
                 if status not in _RETRYABLE or last:
                     break
-            time.sleep(random.uniform(0, min(_MAX_BACKOFF, 0.05 * 2**attempt)))
+                base = 0.5 if status == 429 else 0.05
+            time.sleep(random.uniform(0, min(_MAX_BACKOFF, base * 2**attempt)))
         if asynchronous and status == 202:
             return {}
         if status != 200:
@@ -87,10 +98,34 @@ class InvokeClient:
         result: dict[str, Any] = json.loads(data)
         return result
 
+    def _origin(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host  # IPv6, as http.client sends it
+        return f"{self._scheme}://{host}" + (f":{self._port}" if self._port is not None else "")
+
+    def _connect(self) -> http.client.HTTPConnection:
+        """A new connection, connected within the connect timeout; InvokeFailed (safe to retry) if not."""
+        timeout = min(_CONNECT_TIMEOUT, self._timeout)
+        if self._tls is not None:
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                self._host, self._port, timeout=timeout, context=self._tls
+            )
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+        try:
+            conn.connect()
+        except OSError as exc:  # nothing was sent
+            conn.close()
+            raise InvokeFailed(f"{type(exc).__name__}: {exc}") from exc
+        assert conn.sock is not None
+        conn.sock.settimeout(self._timeout)
+        return conn
+
     def _send(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, http.client.HTTPResponse, bytes]:
-        reused = getattr(self._local, "conn", None) is not None
-        for retry in (False, True):
-            conn = self._connection(fresh=retry)
+        for fresh in (False, True):
+            conn: http.client.HTTPConnection | None = None if fresh else getattr(self._local, "conn", None)
+            reused = conn is not None
+            if conn is None:
+                conn = self._local.conn = self._connect()
             try:
                 conn.request("POST", path, body=body, headers=headers)
                 response = conn.getresponse()
@@ -98,7 +133,9 @@ class InvokeClient:
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 self._local.conn = None
-                if not retry and reused and not isinstance(exc, TimeoutError):
+                if isinstance(exc, TimeoutError):
+                    raise InvokeTimedOut(f"no answer within {self._timeout:g} s") from exc
+                if reused:
                     continue  # a kept-alive connection the server closed: once more, fresh
                 raise InvokeFailed(f"{type(exc).__name__}: {exc}") from exc
         raise AssertionError("unreachable")

@@ -7,7 +7,9 @@ Local workers (local/worker.py) serve the same Invoke API
 The transport is the lean client (chalicelib/invoke/invoke_client.py: no boto3 on a
 routes function's cold start) whenever the credentials are at hand: the worker secret
 for local workers, the execution role's keys in Lambda's environment (what boto3 itself
-would read there). Anywhere else (a profile, SSO, an instance role) boto3 finds them.
+would read there). Anywhere else (a profile, SSO, an instance role) boto3 finds them,
+and boto3 also reaches partitions and endpoint variants (FIPS, dual-stack, a proxy, a
+CA bundle) whose rules the lean client does not carry.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -39,10 +42,21 @@ def transport(
     if endpoint is not None and secret is not None:  # local workers: signed with the shared secret
         return InvokeClient(endpoint, SigningKey(MAIN_ACCESS_KEY, secret), timeout, attempts=attempts)
     access, secret_key = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
-    if endpoint is None and access and secret_key:
+    if endpoint is None and access and secret_key and _plain_aws(region, environ):
         key = SigningKey(access, secret_key, environ.get("AWS_SESSION_TOKEN") or None)
         return InvokeClient(aws_endpoint(region, environ), key, timeout, region=region, attempts=attempts)
     return Boto3Lambda(endpoint, timeout=timeout, attempts=attempts, region=region)
+
+
+# Regions of the aws, aws-cn and aws-us-gov partitions, whose Lambda endpoint is
+# lambda.<region>.amazonaws.com(.cn); others (us-iso*, eusc-*) are left to boto3's rules.
+_PLAIN_REGION = re.compile(r"(?:af|ap|ca|eu|il|me|mx|sa|us|cn|us-gov)-[a-z]+-\d+")
+# Settings that change how boto3 reaches an endpoint: with any of them, boto3 reaches it.
+_BOTO3_ONLY = ("AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT", "AWS_CA_BUNDLE", "HTTPS_PROXY", "https_proxy")
+
+
+def _plain_aws(region: str, environ: Mapping[str, str]) -> bool:
+    return _PLAIN_REGION.fullmatch(region) is not None and not any(environ.get(v) for v in _BOTO3_ONLY)
 
 
 def aws_endpoint(region: str, environ: Mapping[str, str] = os.environ) -> str:

@@ -82,6 +82,8 @@ def sign(
 
 
 def _host(scheme: str, hostname: str, port: int | None) -> str:
+    if ":" in hostname:  # IPv6: bracketed, as in the URL and the Host header
+        hostname = f"[{hostname}]"
     if port is not None and port != _DEFAULT_PORTS.get(scheme):
         return f"{hostname}:{port}"
     return hostname

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.invoke.base import InvokeFailed
-from chalicelib.invoke.invoke_client import InvokeClient
+from chalicelib.invoke.invoke_client import InvokeClient, InvokeTimedOut
 from chalicelib.invoke.lambda_ import Boto3Lambda, LambdaInvoker, aws_endpoint, transport
 from chalicelib.invoke.sigv4 import verify
 from chalicelib.invoke.sigv4_sign import SigningKey
@@ -24,6 +25,7 @@ class FakeLambda:
 
     def __init__(self) -> None:
         self.script: list[tuple[int, dict[str, str], bytes]] = []
+        self.delay = 0.0  # seconds before each answer
         self.seen: list[dict[str, Any]] = []
         fake = self
 
@@ -37,6 +39,7 @@ class FakeLambda:
                 signature = verify("POST", url, headers, body, KEY.access_key, KEY.secret_key)
                 fake.seen.append({"path": self.path, "headers": headers, "body": body, "signature": signature})
                 status, extra, answer = fake.script.pop(0) if fake.script else (200, {}, b'{"ok": true}')
+                time.sleep(fake.delay)
                 self.send_response(status)
                 for name, value in extra.items():
                     self.send_header(name, value)
@@ -121,7 +124,24 @@ def test_which_transport() -> None:
     assert isinstance(worker, InvokeClient) and worker.url == "http://127.0.0.1:9001"
     assert isinstance(transport(None, None, timeout=5, attempts=3, environ={}), Boto3Lambda)  # boto3 finds them
     assert aws_endpoint("cn-north-1", {}) == "https://lambda.cn-north-1.amazonaws.com.cn"
+    for other in ({"AWS_REGION": "us-iso-east-1"}, {"AWS_REGION": "eusc-de-east-1"}, {"AWS_USE_FIPS_ENDPOINT": "true"},
+                  {"HTTPS_PROXY": "http://proxy:3128"}, {"AWS_CA_BUNDLE": "/etc/ca.pem"}):  # fmt: skip
+        assert isinstance(transport(None, None, timeout=5, attempts=3, environ=lam | other), Boto3Lambda), other
     assert aws_endpoint("us-east-1", {"AWS_ENDPOINT_URL_LAMBDA": "http://localhost:4566"}) == "http://localhost:4566"
+
+
+def test_a_call_that_timed_out_is_not_sent_again(fake: FakeLambda) -> None:
+    fake.delay = 1.5
+    with pytest.raises(InvokeTimedOut):
+        InvokeClient(fake.url, KEY, 0.5, attempts=3).invoke("f", {"op": "write"})
+    time.sleep(1.2)  # let the slow answer finish on the server's side
+    assert len(fake.seen) == 1
+
+
+def test_an_endpoint_behind_a_path_prefix_is_signed_as_sent(fake: FakeLambda) -> None:
+    assert InvokeClient(fake.url + "/lambda-proxy/", KEY, 5).invoke("f", {}) == {"ok": True}
+    assert fake.seen[0]["path"] == "/lambda-proxy/2015-03-31/functions/f/invocations"
+    assert fake.seen[0]["signature"] is None
 
 
 def test_bad_urls_are_refused() -> None:

@@ -35,6 +35,7 @@ URLS = [
     "http://127.0.0.1:9001/2015-03-31/functions/entity_worker/invocations",
     "https://lambda.us-east-1.amazonaws.com:443/2015-03-31/functions/f/invocations?Qualifier=live&a=1",
     "http://example.com/a/./b/../c//d/",
+    "http://[::1]:9001/2015-03-31/functions/entity_worker/invocations",
 ]
 
 
