@@ -12,6 +12,8 @@ LS_PY ?= $(shell for p in $(HOME)/.pyenv/versions/3.13*/bin/python3.13 $$(comman
 LS_VENV := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed
 TEST_DEPS := $(STAMP) $(if $(LS_PY),$(LS_STAMP))
+# The two venvs install side by side (each recipe itself runs in order).
+MAKEFLAGS += --jobs=2
 
 .PHONY: serve test lint unit e2e browser bench bench-http bench-s3 bench-s3-threads bench-pool bench-list bench-cpu bench-layers bench-instructions bench-cold localstack clean
 
