@@ -189,28 +189,18 @@ class ServerProcess(HttpClient):
         return all(p.state in ("Z", "X") for p in process_table() if p.pgid == self.proc.pid)
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
-        """Stop the server as docs/deploy.md says to: SIGTERM to its main process, which stops its
-        workers (what a container runtime or systemd's ``KillMode=mixed`` does). Whatever of
-        the group is left then gets SIGTERM, and SIGKILL after ``timeout``.
-
-        Not a SIGTERM to the whole group at once: after Granian has replaced a killed worker,
-        that can leave Granian's main process waiting until it is killed, and a killed
-        process cleans up nothing (its metrics folder, for one).
-        """
+        """SIGTERM the whole group and wait; SIGKILL whatever is left after ``timeout``."""
         if self.proc is None:
             return None
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.send_signal(signal.SIGTERM)
+        self._kill_group(signal.SIGTERM)
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self._kill_group(signal.SIGKILL)
             self.proc.wait(timeout=STOP_TIMEOUT)
-        if not self._wait_group_gone(1.0):
-            self._kill_group(signal.SIGTERM)
-            if not self._wait_group_gone(timeout):
-                self._kill_group(signal.SIGKILL)
-                self._wait_group_gone(STOP_TIMEOUT)
+        if not self._wait_group_gone(timeout):
+            self._kill_group(signal.SIGKILL)
+            self._wait_group_gone(STOP_TIMEOUT)
         LIVE_GROUPS.discard(self.proc.pid)
         return self.proc.returncode
 
