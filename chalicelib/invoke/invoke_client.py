@@ -50,7 +50,9 @@ class InvokeClient:
         if parts.scheme not in ("http", "https") or parts.hostname is None:
             raise ValueError(f"Invoke API URL must be http(s)://host[:port], not {url!r}")
         self.url = url.rstrip("/")
-        self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
+        self._host, self._port = parts.hostname, parts.port
+        host = f"[{self._host}]" if ":" in self._host else self._host  # IPv6, as http.client sends it
+        self._origin = f"{parts.scheme}://{host}" + (f":{self._port}" if self._port is not None else "")  # signed
         self._base = parts.path.rstrip("/")  # an endpoint behind a path prefix: signed and sent alike
         self._key, self._region = key, region
         self._timeout, self._attempts = timeout, max(1, attempts)
@@ -71,7 +73,7 @@ class InvokeClient:
         }
         for attempt in range(self._attempts):
             last = attempt + 1 == self._attempts
-            signed = sign("POST", self._origin() + path, plain, body, self._key, self._region, "lambda",
+            signed = sign("POST", self._origin + path, plain, body, self._key, self._region, "lambda",
                           datetime.now(UTC))  # fmt: skip
             try:
                 status, answer, data = self._send(path, body, signed)
@@ -97,10 +99,6 @@ class InvokeClient:
             return to_result(DeltaError("processing handler failed"))
         result: dict[str, Any] = json.loads(data)
         return result
-
-    def _origin(self) -> str:
-        host = f"[{self._host}]" if ":" in self._host else self._host  # IPv6, as http.client sends it
-        return f"{self._scheme}://{host}" + (f":{self._port}" if self._port is not None else "")
 
     def _connect(self) -> http.client.HTTPConnection:
         """A new connection, connected within the connect timeout; InvokeFailed (safe to retry) if not."""
