@@ -23,7 +23,8 @@ DOC = "x" * 1000
 
 def s3_client(endpoint: str) -> Any:
     """A client with our S3 adapter's own config (no checksums, no Expect: 100-continue)."""
-    from chalicelib.storage.s3 import S3Options, make_client
+    from chalicelib.storage.s3_client import S3Options
+    from chalicelib.storage.s3_client import make_boto3_client as make_client
 
     return make_client(S3Options(endpoint=endpoint, access_key="test", secret_key="test"))
 

@@ -1,5 +1,5 @@
-"""s3_bench's count of S3 requests per API operation: botocore event hooks on the app's own
-S3 client, the same routes and handlers run in-process."""
+"""s3_bench's count of S3 requests per API operation, as the app's own S3 client sends them
+(tests/s3_wire.py), the same routes and handlers run in-process."""
 
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ REUSED = "API-key session, record reused"
 
 
 def requests_per_operation(endpoint: str) -> dict[str, Any]:
-    """Count S3 requests per API operation with botocore hooks on the app's S3 client."""
+    """Count S3 requests per API operation as the app's S3 client sends them."""
     from chalice.test import Client
 
     from chalicelib.bootstrap import Runtime
     from chalicelib.config import Settings
     from chalicelib.storage.s3 import S3Options, S3Storage
     from chalicelib.webapp import create_app
+    from tests import s3_wire
 
     tmp = Path(tempfile.mkdtemp(prefix="s3count-"))
     key = secrets.token_urlsafe(24)
@@ -36,12 +37,7 @@ def requests_per_operation(endpoint: str) -> dict[str, Any]:
     runtime = Runtime(settings, storage=store)
     ops: Counter[str] = Counter()
     statuses: list[str] = []
-    store.client.meta.events.register(
-        "before-send.s3", lambda event_name, **kw: ops.update([event_name.split(".")[-1]])
-    )
-    store.client.meta.events.register(
-        "after-call.s3", lambda http_response, model, **kw: statuses.append(f"{model.name} {http_response.status_code}")
-    )
+    s3_wire.watch(store.client, lambda op, _headers: ops.update([op]), lambda op, st: statuses.append(f"{op} {st}"))
     admin = {"Authorization": f"Bearer {key}"}
     results: dict[str, Any] = {}
     with Client(create_app(runtime)) as client:

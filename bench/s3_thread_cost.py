@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ops", type=int, default=400, help="timed operations per row (default 400)")
     args = p.parse_args(argv)
-    from chalicelib.storage.s3_client import S3Options, make_client
+    from chalicelib.storage.s3_client import S3Options
+    from chalicelib.storage.s3_client import make_boto3_client as make_client
 
     moto = start_moto()
     try:

@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from chalicelib.invoke.sigv4 import verify
-from chalicelib.invoke.sigv4_sign import MAIN_ACCESS_KEY
+from chalicelib.sigv4_sign import MAIN_ACCESS_KEY
 from local import asgi_plumbing as web
 from local.asgi_plumbing import Receive, Reply, Scope, Send
 from local.server_settings import ServerSettings

@@ -4,7 +4,7 @@ boto3's Lambda client is most of a deployed routes function's cold start (import
 boto3 and building the client: bench/coldstart.py, "routes, Lambda shape"), and about a
 millisecond of CPU per call in its generic request pipeline. The route side needs one
 POST per call: this client keeps one keep-alive connection per thread and signs with
-SigV4 (chalicelib/invoke/sigv4_sign.py, held equal to botocore's signer by its tests).
+SigV4 (chalicelib/sigv4_sign.py, held equal to botocore's signer by its tests).
 
 Like botocore's "standard" retry mode it retries throttling (429, from a 0.5 s jittered
 backoff), 5xx answers and failed connections, up to ``attempts`` tries in all. Unlike it,
@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 
 from chalicelib.errors import DeltaError, to_result
 from chalicelib.invoke.base import Event, InvokeFailed, Result
-from chalicelib.invoke.sigv4_sign import SigningKey, sign
+from chalicelib.sigv4_sign import SigningKey, sign
 
 if TYPE_CHECKING:
     import ssl

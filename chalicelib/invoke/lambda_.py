@@ -17,15 +17,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import Mapping
 from typing import Protocol
 
+from chalicelib import aws_env
 from chalicelib.errors import DeltaError, Unavailable, to_result
 from chalicelib.handlers.protocol import WorkerStatus
 from chalicelib.invoke.base import Event, InvokeFailed, Result
 from chalicelib.invoke.invoke_client import InvokeClient
-from chalicelib.invoke.sigv4_sign import MAIN_ACCESS_KEY, SigningKey
+from chalicelib.sigv4_sign import MAIN_ACCESS_KEY, SigningKey
 
 log = logging.getLogger(__name__)
 
@@ -38,25 +38,13 @@ class InvokeTransport(Protocol):
 def transport(
     endpoint: str | None, secret: str | None, *, timeout: float, attempts: int, environ: Mapping[str, str] = os.environ
 ) -> InvokeTransport:
-    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = aws_env.region(environ) or "us-east-1"
     if endpoint is not None and secret is not None:  # local workers: signed with the shared secret
         return InvokeClient(endpoint, SigningKey(MAIN_ACCESS_KEY, secret), timeout, attempts=attempts)
-    access, secret_key = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
-    if endpoint is None and access and secret_key and _plain_aws(region, environ):
-        key = SigningKey(access, secret_key, environ.get("AWS_SESSION_TOKEN") or None)
+    key = aws_env.environment_key(environ)
+    if endpoint is None and key is not None and aws_env.plain_aws(region, environ):
         return InvokeClient(aws_endpoint(region, environ), key, timeout, region=region, attempts=attempts)
     return Boto3Lambda(endpoint, timeout=timeout, attempts=attempts, region=region)
-
-
-# Regions of the aws, aws-cn and aws-us-gov partitions, whose Lambda endpoint is
-# lambda.<region>.amazonaws.com(.cn); others (us-iso*, eusc-*) are left to boto3's rules.
-_PLAIN_REGION = re.compile(r"(?:af|ap|ca|eu|il|me|mx|sa|us|cn|us-gov)-[a-z]+-\d+")
-# Settings that change how boto3 reaches an endpoint: with any of them, boto3 reaches it.
-_BOTO3_ONLY = ("AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT", "AWS_CA_BUNDLE", "HTTPS_PROXY", "https_proxy")
-
-
-def _plain_aws(region: str, environ: Mapping[str, str]) -> bool:
-    return _PLAIN_REGION.fullmatch(region) is not None and not any(environ.get(v) for v in _BOTO3_ONLY)
 
 
 def aws_endpoint(region: str, environ: Mapping[str, str] = os.environ) -> str:
@@ -64,7 +52,7 @@ def aws_endpoint(region: str, environ: Mapping[str, str] = os.environ) -> str:
     configured = environ.get("AWS_ENDPOINT_URL_LAMBDA") or environ.get("AWS_ENDPOINT_URL")
     if configured:
         return configured
-    return f"https://lambda.{region}.amazonaws.com{'.cn' if region.startswith('cn-') else ''}"
+    return f"https://lambda.{region}.{aws_env.dns_suffix(region)}"
 
 
 class Boto3Lambda:

@@ -29,8 +29,8 @@ from chalicelib.errors import Unavailable, to_result
 from chalicelib.handlers.protocol import DescribeWorker, WorkerStatus
 from chalicelib.invoke.base import Event, InvokeFailed, Result
 from chalicelib.invoke.invoke_client import InvokeClient
-from chalicelib.invoke.sigv4_sign import MAIN_ACCESS_KEY, SigningKey
 from chalicelib.metrics.base import NO_METRICS, Metrics
+from chalicelib.sigv4_sign import MAIN_ACCESS_KEY, SigningKey
 from chalicelib.timestamps import rfc3339
 
 log = logging.getLogger(__name__)

@@ -1,13 +1,19 @@
-"""The boto3 S3 client as the S3 adapter uses it: options, retries, timeouts, one round trip per write."""
+"""The S3 client the adapter uses: the lean one where it can stand in for boto3, else boto3's.
+
+Both with the same options, retries and timeouts, and one round trip per write.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.handlers import add_expect_header
+from chalicelib import aws_env
+from chalicelib.sigv4_sign import SigningKey
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,53 @@ class S3Options:
         return f"{'https' if self.use_ssl else 'http'}://{self.endpoint}"
 
 
-def make_client(options: S3Options) -> Any:
+# Bucket names AWS serves in the host name over TLS (no dots: they break the certificate's wildcard).
+_VIRTUAL_HOST_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+
+
+def make_client(options: S3Options, environ: Mapping[str, str] = os.environ) -> Any:
+    """The lean client (chalicelib/storage/s3_lean.py) when it knows the endpoint and the keys, else boto3's.
+
+    Lean: a custom endpoint (MinIO, LocalStack, Ceph, ...) or a plain AWS region, with keys
+    given in the options or in the environment (a Lambda function's role), the standard
+    retry mode and no setting only boto3 follows (a proxy, a CA bundle, FIPS, ...).
+    Anything else (a profile, SSO, an instance role, other partitions) is boto3's.
+    """
+    fallback = partial(make_boto3_client, options)
+    if options.access_key and options.secret_key:
+        key: SigningKey | None = SigningKey(options.access_key, options.secret_key)
+    else:
+        key = aws_env.environment_key(environ)
+    if key is None or options.retry_mode != "standard":
+        return fallback()
+    from chalicelib.storage.s3_lean import LeanS3
+
+    lean = partial(LeanS3, bucket=options.bucket, key=key, max_attempts=options.max_attempts,
+                   read_timeout=options.read_timeout, ca_bundle=environ.get("AWS_CA_BUNDLE") or None,
+                   fallback=fallback)  # fmt: skip
+    if options.endpoint:
+        url = options.endpoint_url() or ""
+        if aws_env.proxied(environ, url.partition(":")[0]):
+            return fallback()
+        return lean(url, region=options.region or "us-east-1", virtual_host=False)
+    region = options.region or aws_env.region(environ)
+    if (
+        region is None
+        or not aws_env.plain_aws_s3(region, environ)
+        or environ.get("AWS_ENDPOINT_URL_S3")
+        or environ.get("AWS_ENDPOINT_URL")
+        or not _VIRTUAL_HOST_BUCKET.fullmatch(options.bucket)
+    ):
+        return fallback()
+    return lean(f"https://s3.{region}.{aws_env.dns_suffix(region)}", region=region, virtual_host=True)
+
+
+def make_boto3_client(options: S3Options) -> Any:
+    """boto3's S3 client with our options (also the lean client's, for the calls it leaves to boto3)."""
+    import boto3
+    from botocore.config import Config
+    from botocore.handlers import add_expect_header
+
     config = Config(
         retries={"mode": options.retry_mode, "total_max_attempts": options.max_attempts},
         connect_timeout=3,

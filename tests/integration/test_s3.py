@@ -17,6 +17,9 @@ import pytest
 
 from chalicelib.storage.base import NotModified, ObjectNotFound, StorageUnavailable, VersionMismatch
 from chalicelib.storage.s3 import S3Options, S3Storage
+from chalicelib.storage.s3_client import make_boto3_client
+from chalicelib.storage.s3_lean import LeanS3
+from tests import s3_wire
 from tests.conftest import ADMIN_KEY, s3_endpoint, s3_storage
 from tests.integration.faultproxy import FaultProxy
 from tests.storage_helpers import cas_race, run_together
@@ -31,11 +34,23 @@ def endpoint(request: pytest.FixtureRequest, s3_server_pool: Any) -> str:
 
 @pytest.fixture
 def store(endpoint: str) -> S3Storage:
-    return s3_storage(endpoint)
+    return s3_storage(endpoint)  # the client make_client picks: the lean one here (keys and endpoint given)
+
+
+@pytest.fixture(params=["lean", "boto3"])
+def either_store(store: S3Storage, request: pytest.FixtureRequest) -> S3Storage:
+    """The same bucket through the lean client and through boto3's (profiles, instance roles, proxies)."""
+    if request.param == "lean":
+        assert isinstance(store.client, LeanS3)
+        return store
+    options = S3Options(bucket=store.bucket, endpoint=store.client.meta.endpoint_url, access_key="test",
+                        secret_key="test")  # fmt: skip
+    return S3Storage(make_boto3_client(options), options)
 
 
 # -- storage semantics -------------------------------------------------------------
-def test_semantics(store: S3Storage) -> None:
+def test_semantics(either_store: S3Storage) -> None:
+    store = either_store
     e1 = store.put("files/db/a", b"one", if_none_match=True)
     assert store.get("files/db/a").data == b"one"
     with pytest.raises(NotModified):
@@ -91,20 +106,13 @@ def test_compare_and_swap_loses_no_update(store: S3Storage) -> None:
 
 # -- S3 requests per API operation ---------------------------------------------------
 class Recorder:
-    """Counts S3 operations and the HTTP status of each, via botocore's event hooks."""
+    """Counts S3 requests by operation and the HTTP status of each, as the store's client sends them."""
 
     def __init__(self, store: S3Storage) -> None:
         self.ops: Counter[str] = Counter()
         self.statuses: list[tuple[str, int]] = []
-        events = store.client.meta.events
-        events.register("before-send.s3", self._sent)
-        events.register("after-call.s3", self._answered)
-
-    def _sent(self, request: Any, **kw: Any) -> None:
-        self.ops[kw["event_name"].rsplit(".", 1)[1]] += 1
-
-    def _answered(self, http_response: Any, model: Any, **kw: Any) -> None:
-        self.statuses.append((model.name, http_response.status_code))
+        s3_wire.watch(store.client, lambda op, _headers: self.ops.update([op]),
+                      lambda op, status: self.statuses.append((op, status)))  # fmt: skip
 
     def reset(self) -> None:
         self.ops.clear()
@@ -116,7 +124,8 @@ def app_on(app_client: Any) -> Any:
     return lambda store, **overrides: app_client(store=store, storage="s3", **overrides)
 
 
-def test_requests_per_api_operation(store: S3Storage, app_on: Any) -> None:
+def test_requests_per_api_operation(either_store: S3Storage, app_on: Any) -> None:
+    store = either_store
     client = app_on(store)
     rec = Recorder(store)
     doc = json.dumps({"k0": {"doc": "x" * 1000}})
@@ -149,29 +158,26 @@ def test_requests_per_api_operation(store: S3Storage, app_on: Any) -> None:
     assert rec.ops == Counter({"HeadObject": 1, "DeleteObject": 1}), rec.ops
 
 
-def test_a_write_is_one_round_trip(store: S3Storage) -> None:
+def test_a_write_is_one_round_trip(either_store: S3Storage) -> None:
     """No "Expect: 100-continue": the body goes with the headers, not after a 100 reply."""
-    sent: list[dict[str, Any]] = []
-    store.client.meta.events.register("before-send.s3.PutObject", lambda request, **_: sent.append(request.headers))
+    store = either_store
+    sent: list[tuple[str, dict[str, str]]] = []
+    s3_wire.watch(store.client, lambda op, headers: sent.append((op, headers)))
     store.put("expect/a", b"x" * 4096, if_none_match=True)
-    assert len(sent) == 1 and "Expect" not in sent[0], sent
+    assert len(sent) == 1 and sent[0][0] == "PutObject" and "expect" not in sent[0][1], sent
     assert store.get("expect/a").data == b"x" * 4096
 
 
-def test_no_flexible_checksums_on_the_wire(store: S3Storage) -> None:
+def test_no_flexible_checksums_on_the_wire(either_store: S3Storage) -> None:
     """No CRC32 per write nor checksum mode per read: the envelope's AES-GCM tag checks every byte.
 
     botocore's defaults add both (``request_checksum_calculation`` and
     ``response_checksum_validation`` = when_supported); a write that is still
     conditional keeps its precondition header.
     """
+    store = either_store
     sent: list[tuple[str, dict[str, str]]] = []
-
-    def record(request: Any, event_name: str, **_: Any) -> None:
-        headers = {k.lower(): v.decode() if isinstance(v, bytes) else str(v) for k, v in request.headers.items()}
-        sent.append((event_name.rsplit(".", 1)[1], headers))
-
-    store.client.meta.events.register("before-send.s3", record)
+    s3_wire.watch(store.client, lambda op, headers: sent.append((op, headers)))
     etag = store.put("checksum/a", b"y" * 1024, if_none_match=True)
     store.put("checksum/a", b"z" * 1024, if_match=etag)
     assert store.get("checksum/a").data == b"z" * 1024

@@ -15,7 +15,7 @@ from chalicelib.invoke.base import InvokeFailed
 from chalicelib.invoke.invoke_client import InvokeClient, InvokeTimedOut
 from chalicelib.invoke.lambda_ import Boto3Lambda, LambdaInvoker, aws_endpoint, transport
 from chalicelib.invoke.sigv4 import verify
-from chalicelib.invoke.sigv4_sign import SigningKey
+from chalicelib.sigv4_sign import SigningKey
 
 KEY = SigningKey("ASIATESTKEY", "test-secret-0123456789", "session-token-abc")
 

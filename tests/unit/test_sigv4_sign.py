@@ -7,24 +7,32 @@ from typing import Any
 
 import botocore.auth
 import pytest
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.invoke.sigv4 import verify
-from chalicelib.invoke.sigv4_sign import SigningKey, sign
+from chalicelib.sigv4_sign import SigningKey, sign
 
 NOW = datetime(2026, 12, 1, 14, 30, 5, tzinfo=UTC)
 
 
 def botocore_headers(
-    monkeypatch: Any, method: str, url: str, headers: dict[str, str], body: bytes, key: SigningKey, region: str
+    monkeypatch: Any,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    key: SigningKey,
+    region: str,
+    service: str = "lambda",
 ) -> dict[str, str]:
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: NOW.replace(tzinfo=None))
     request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
-    SigV4Auth(Credentials(key.access_key, key.secret_key, key.session_token), "lambda", region).add_auth(request)
+    signer = S3SigV4Auth if service == "s3" else SigV4Auth
+    signer(Credentials(key.access_key, key.secret_key, key.session_token), service, region).add_auth(request)
     return dict(request.headers.items())
 
 
@@ -64,6 +72,43 @@ def test_the_same_headers_as_botocore_for_any_body_name_and_header(body: bytes, 
     with pytest.MonkeyPatch.context() as mp:
         expected = botocore_headers(mp, "POST", url, headers, body, key, "us-east-1")
     assert sign("POST", url, headers, body, key, "us-east-1", "lambda", NOW) == expected
+
+
+S3_URLS = [
+    "http://127.0.0.1:9000/deltadatabase/files/chat/k1",
+    "https://deltadatabase.s3.eu-west-1.amazonaws.com/files/chat/k%20%C3%A9",
+    "http://minio:9000/bucket/a/./b/../c//d",  # S3 signs the path as sent: no dot segments removed
+    "http://[::1]:9000/bucket/_auth/keys/dk_1",
+    "http://127.0.0.1:4566/bucket",
+]
+
+
+@pytest.mark.parametrize("url", S3_URLS)
+@pytest.mark.parametrize("method", ["GET", "PUT", "HEAD", "DELETE"])
+@pytest.mark.parametrize("token", [None, "IQoJb3JpZ2luX2VjE" + "x" * 300])
+def test_s3_the_same_headers_as_botocore(monkeypatch: Any, url: str, method: str, token: str | None) -> None:
+    key = SigningKey("ASIAEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", token)
+    body = b"\x00envelope" * 40 if method == "PUT" else b""
+    headers = {"If-None-Match": "*", "x-amz-meta-deltadb-write": "ab12", "Content-Length": str(len(body))}
+    ours = sign(method, url, headers, body, key, "eu-west-1", "s3", NOW)
+    assert ours == botocore_headers(monkeypatch, method, url, headers, body, key, "eu-west-1", "s3")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.binary(max_size=300),
+    name=st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=40),
+    etag=st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=34),
+)
+def test_s3_the_same_headers_as_botocore_for_any_key_body_and_etag(body: bytes, name: str, etag: str) -> None:
+    from urllib.parse import quote
+
+    url = f"http://127.0.0.1:9000/bucket/files/db/{quote(name, safe='/~')}"
+    key = SigningKey("AKIDEXAMPLE", "secret", None)
+    headers = {"If-Match": etag, "Content-Length": str(len(body))}
+    with pytest.MonkeyPatch.context() as mp:
+        expected = botocore_headers(mp, "PUT", url, headers, body, key, "us-east-1", "s3")
+    assert sign("PUT", url, headers, body, key, "us-east-1", "s3", NOW) == expected
 
 
 def test_a_local_worker_accepts_the_signature() -> None:

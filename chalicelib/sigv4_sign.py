@@ -1,10 +1,11 @@
-"""AWS Signature Version 4 for the route side's Lambda Invoke calls, with the standard library only.
+"""AWS Signature Version 4 with the standard library only: Lambda Invoke calls and S3 object calls.
 
 Importing botocore (for its signer) or boto3 (for a Lambda client) is most of a deployed
-routes function's cold start (bench/coldstart.py, "routes, Lambda shape"). The route
-side only ever signs one kind of request, so it signs here. The rules are botocore's
-``SigV4Auth`` (which local workers verify with, chalicelib/invoke/sigv4.py), and
-tests/unit/test_sigv4_sign.py holds the output equal to it header for header.
+routes function's cold start (bench/coldstart.py, "routes, Lambda shape"), and botocore's
+generic request pipeline most of an S3 call's client-side cost (chalicelib/storage/s3_lean.py).
+The rules are botocore's ``SigV4Auth`` (which local workers verify with,
+chalicelib/invoke/sigv4.py) and, for ``service="s3"``, its ``S3SigV4Auth``;
+tests/unit/test_sigv4_sign.py holds the output equal to both header for header.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ _UNSIGNED = frozenset(
     {"baggage", "connection", "expect", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
      "traceparent", "tracestate", "trailer", "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id"}
 )  # fmt: skip
-_REPLACED = frozenset({"authorization", "x-amz-date", "x-amz-security-token"})
+_REPLACED = frozenset({"authorization", "x-amz-date", "x-amz-security-token"})  # and, for S3, x-amz-content-sha256
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 MAIN_ACCESS_KEY = "deltadb-main"  # the access key id the main worker signs its calls to local workers with
 
@@ -48,13 +49,20 @@ def sign(
     """``headers`` plus X-Amz-Date, X-Amz-Security-Token (with a session token) and Authorization.
 
     ``now``: a UTC time. The payload is always hashed (botocore's default for both http
-    and https).
+    and https, and for S3 without a checksum header). For S3 the path is signed as sent
+    (no dot-segment removal, no second encoding) and the hash goes in X-Amz-Content-SHA256.
     """
+    payload = hashlib.sha256(body).hexdigest()
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    s3 = service == "s3"
     out = {name: value for name, value in headers.items() if name.lower() not in _REPLACED}
+    if s3:
+        out = {name: value for name, value in out.items() if name.lower() != "x-amz-content-sha256"}
     out["X-Amz-Date"] = stamp
     if key.session_token:
         out["X-Amz-Security-Token"] = key.session_token
+    if s3:
+        out["X-Amz-Content-SHA256"] = payload
     parts = urlsplit(url)
     signed = {name.lower(): " ".join(value.split()) for name, value in out.items() if name.lower() not in _UNSIGNED}
     signed.setdefault("host", _host(parts.scheme, parts.hostname or "", parts.port))
@@ -62,11 +70,11 @@ def sign(
     canonical = "\n".join(
         [
             method.upper(),
-            quote(_normalized_path(parts.path), safe="/~"),
+            (parts.path or "/") if s3 else quote(_normalized_path(parts.path), safe="/~"),
             _canonical_query(parts.query),
             "".join(f"{name}:{signed[name]}\n" for name in names),
             ";".join(names),
-            hashlib.sha256(body).hexdigest(),
+            payload,
         ]
     )
     scope = f"{stamp[:8]}/{region}/{service}/aws4_request"

@@ -1,0 +1,56 @@
+"""When a lean client (stdlib HTTP and SigV4) may stand in for boto3: plain AWS regions, no endpoint variants.
+
+The lean clients (chalicelib/invoke/invoke_client.py, chalicelib/storage/s3_lean.py) know
+the endpoints of the aws, aws-cn and aws-us-gov partitions and sign with keys they are
+given. Anything else boto3 knows and they do not (other partitions, FIPS or dual-stack
+endpoints, a proxy, a CA bundle, credentials from a profile or an instance role) is left
+to boto3, so a setting a user made for boto3 is never silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from chalicelib.sigv4_sign import SigningKey
+
+# Regions of the aws, aws-cn and aws-us-gov partitions, whose endpoints are
+# <service>.<region>.amazonaws.com(.cn); others (us-iso*, eusc-*) are left to boto3's rules.
+_PLAIN_REGION = re.compile(r"(?:af|ap|ca|eu|il|me|mx|sa|us|cn|us-gov)-[a-z]+-\d+")
+# Settings that change how boto3 reaches an endpoint: with any of them, boto3 reaches it.
+_VARIANTS = ("AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT")
+_PROXIES = {"https": ("HTTPS_PROXY", "https_proxy"), "http": ("HTTP_PROXY", "http_proxy")}
+BOTO3_ONLY = (*_VARIANTS, "AWS_CA_BUNDLE", *_PROXIES["https"])
+
+
+def region(environ: Mapping[str, str]) -> str | None:
+    return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
+
+
+def plain_aws(region: str, environ: Mapping[str, str]) -> bool:
+    """Whether ``region``'s endpoints follow the plain rules and no boto3-only setting is made."""
+    return _PLAIN_REGION.fullmatch(region) is not None and not any(environ.get(v) for v in BOTO3_ONLY)
+
+
+def plain_aws_s3(region: str, environ: Mapping[str, str]) -> bool:
+    """As ``plain_aws``, for a client that loads AWS_CA_BUNDLE itself (chalicelib/storage/s3_lean.py)."""
+    return _PLAIN_REGION.fullmatch(region) is not None and not any(
+        environ.get(v) for v in (*_VARIANTS, *_PROXIES["https"])
+    )
+
+
+def proxied(environ: Mapping[str, str], scheme: str) -> bool:
+    """Whether a proxy is set for ``scheme`` (boto3 would use it)."""
+    return any(environ.get(v) for v in _PROXIES.get(scheme, ()))
+
+
+def dns_suffix(region: str) -> str:
+    return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+
+
+def environment_key(environ: Mapping[str, str]) -> SigningKey | None:
+    """The keys in the environment (a Lambda function's execution role puts them there), or None."""
+    access, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
+    if not (access and secret):
+        return None
+    return SigningKey(access, secret, environ.get("AWS_SESSION_TOKEN") or None)
