@@ -48,26 +48,35 @@ def make_client(options: S3Options, environ: Mapping[str, str] = os.environ) -> 
 
     Lean: a custom endpoint (MinIO, LocalStack, Ceph, ...) or a plain AWS region, with keys
     given in the options or in the environment (a Lambda function's role), the standard
-    retry mode and no setting only boto3 follows (a proxy, a CA bundle, FIPS, ...).
-    Anything else (a profile, SSO, an instance role, other partitions) is boto3's.
+    retry mode and no setting only boto3 follows (a proxy, FIPS, dual-stack, an endpoint
+    variable). Anything else (a profile, SSO, an instance role, other partitions) is boto3's.
     """
     fallback = partial(make_boto3_client, options)
     if options.access_key and options.secret_key:
         key: SigningKey | None = SigningKey(options.access_key, options.secret_key)
     else:
         key = aws_env.environment_key(environ)
-    if key is None or options.retry_mode != "standard":
+    where = _lean_endpoint(options, environ)
+    if key is None or where is None or options.retry_mode != "standard":
         return fallback()
     from chalicelib.storage.s3_lean import LeanS3
 
-    lean = partial(LeanS3, bucket=options.bucket, key=key, max_attempts=options.max_attempts,
-                   read_timeout=options.read_timeout, ca_bundle=environ.get("AWS_CA_BUNDLE") or None,
-                   fallback=fallback)  # fmt: skip
+    origin, region, virtual_host = where
+    try:
+        return LeanS3(origin, options.bucket, key, region, virtual_host=virtual_host,
+                      max_attempts=options.max_attempts, read_timeout=options.read_timeout,
+                      ca_bundle=environ.get("AWS_CA_BUNDLE") or None, fallback=fallback)  # fmt: skip
+    except (OSError, ValueError):  # an unreadable AWS_CA_BUNDLE, an odd endpoint: boto3 says what is wrong
+        return fallback()
+
+
+def _lean_endpoint(options: S3Options, environ: Mapping[str, str]) -> tuple[str, str, bool] | None:
+    """(origin, region, bucket in the host name) for the lean client, or None when it is boto3's to reach."""
     if options.endpoint:
         url = options.endpoint_url() or ""
         if aws_env.proxied(environ, url.partition(":")[0]):
-            return fallback()
-        return lean(url, region=options.region or "us-east-1", virtual_host=False)
+            return None
+        return url, options.region or "us-east-1", False
     region = options.region or aws_env.region(environ)
     if (
         region is None
@@ -76,8 +85,8 @@ def make_client(options: S3Options, environ: Mapping[str, str] = os.environ) -> 
         or environ.get("AWS_ENDPOINT_URL")
         or not _VIRTUAL_HOST_BUCKET.fullmatch(options.bucket)
     ):
-        return fallback()
-    return lean(f"https://s3.{region}.{aws_env.dns_suffix(region)}", region=region, virtual_host=True)
+        return None
+    return f"https://s3.{region}.{aws_env.dns_suffix(region)}", region, True
 
 
 def make_boto3_client(options: S3Options) -> Any:

@@ -1,27 +1,30 @@
 """A lean S3 client for the per-entity object calls: GetObject, PutObject, HeadObject, DeleteObject.
 
-botocore's generic request pipeline (parameter validation, endpoint rules, some thirty
-event hooks, urllib3, the response parser) costs more client CPU per call than our whole
-server spends on a request: bare ``put_object`` took 9.5 ms p50 against moto on our
-2-core VM where the same signed PUT through ``http.client`` took 6.9 ms
-(bench/README.md, "A lean S3 client"). Every entity read and write is one of these
-four calls, so they go over ``http.client`` with the standard-library SigV4 signer
-(chalicelib/sigv4_sign.py, held equal to botocore's ``S3SigV4Auth`` by its tests).
-Everything else (listing, bucket checks) is rare and goes to boto3's client, built on
-first use: any attribute this class lacks is that client's.
+botocore's generic request pipeline (parameter validation, endpoint rules, event hooks,
+urllib3, the response parser) is a large part of an S3 call's latency on a local S3
+server: on our 2-core VM bare ``put_object`` took 9.5 ms p50 against moto where the same
+signed PUT through ``http.client`` took 6.9 ms (bench/README.md, "A lean S3 client").
+Every entity read and write is one of these four calls, so they go over ``http.client``
+with the standard-library SigV4 signer (chalicelib/sigv4_sign.py, held equal to
+botocore's ``S3SigV4Auth`` by its tests). Everything else (listing, bucket checks) is
+rare and goes to boto3's client, built on first use (any attribute this class lacks is
+that client's), as do all calls once S3 says the bucket is in another region.
 
 It answers as boto3 does, so chalicelib/storage/s3.py is the same for both: the same
 reply keys, ``ClientError`` with botocore's error shape for error statuses (the XML
 ``Code``, or the status for a bodiless reply such as HEAD's 404 or a 304), and
 botocore's "standard" retries (transient statuses and codes, throttling, dropped
 connections and timeouts; ``random() * min(2 ** (attempt - 1), 20)`` s apart) up to
-``max_attempts`` tries. Not taken from botocore: its client-wide retry quota.
+``max_attempts`` tries; not its client-wide retry quota. A kept-alive connection the
+server closed as a request went out is no failed attempt: the request goes again at once.
 """
 
 from __future__ import annotations
 
+import functools
 import http.client
 import io
+import logging
 import random
 import re
 import select
@@ -48,6 +51,32 @@ _RETRY_CODES = frozenset(
 )  # fmt: skip
 _CODE = re.compile(rb"<Code>([^<]{1,128})</Code>")
 _META = "x-amz-meta-"
+# The bucket is in another region than the one signed for: boto3 follows S3 there, so boto3 takes over.
+_REDIRECTS = frozenset({301, 307})
+_WRONG_REGION = frozenset({"PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed"})
+
+log = logging.getLogger(__name__)
+_Method = Callable[..., dict[str, Any]]
+
+
+class _Redirected(Exception):
+    pass  # S3 answered that the bucket lives in another region
+
+
+def _boto3_after_redirect(method: _Method) -> _Method:
+    """The call through boto3's client once S3 has said the bucket is in another region."""
+
+    @functools.wraps(method)
+    def call(self: LeanS3, **kwargs: Any) -> dict[str, Any]:
+        if not self._redirected:
+            try:
+                return method(self, **kwargs)
+            except _Redirected:
+                log.warning("S3 bucket %r is not in region %s; boto3 takes over its calls", self._bucket, self._region)
+                self._redirected = True
+        return getattr(self._boto3_client(), method.__name__)(**kwargs)  # type: ignore[no-any-return]
+
+    return call
 
 
 class Exchange(NamedTuple):
@@ -85,6 +114,7 @@ class LeanS3:
         self._attempts, self._read_timeout = max(1, max_attempts), read_timeout
         self._fallback = fallback
         self._boto3: Any = None
+        self._redirected = False
         self._tls: Any = None
         if self._https:  # one context per client: loading the CA store costs tens of ms
             import ssl
@@ -96,15 +126,18 @@ class LeanS3:
         self.watchers: list[Callable[[Exchange], None]] = []
 
     # -- the boto3 calls this client answers itself ----------------------------------------
+    @_boto3_after_redirect
     def get_object(self, *, Bucket: str, Key: str, IfNoneMatch: str | None = None) -> dict[str, Any]:
         headers = {"If-None-Match": IfNoneMatch} if IfNoneMatch else {}
         _status, reply, data = self._call("GetObject", "GET", Bucket, Key, headers, b"")
         return {"Body": io.BytesIO(data), **_described(reply, len(data))}
 
+    @_boto3_after_redirect
     def head_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
         _status, reply, _data = self._call("HeadObject", "HEAD", Bucket, Key, {}, b"")
         return _described(reply, None)
 
+    @_boto3_after_redirect
     def put_object(
         self,
         *,
@@ -123,6 +156,7 @@ class LeanS3:
         _status, reply, _data = self._call("PutObject", "PUT", Bucket, Key, headers, bytes(Body))
         return {"ETag": reply.getheader("ETag")}
 
+    @_boto3_after_redirect
     def delete_object(self, *, Bucket: str, Key: str, IfMatch: str | None = None) -> dict[str, Any]:
         headers = {"If-Match": IfMatch} if IfMatch is not None else {}
         self._call("DeleteObject", "DELETE", Bucket, Key, headers, b"")
@@ -132,9 +166,12 @@ class LeanS3:
         """Anything else is boto3's client's (listing, bucket checks, ``meta``)."""
         if name.startswith("_"):
             raise AttributeError(name)
+        return getattr(self._boto3_client(), name)
+
+    def _boto3_client(self) -> Any:
         if self._boto3 is None:
             self._boto3 = self._fallback()
-        return getattr(self._boto3, name)
+        return self._boto3
 
     def close(self) -> None:
         """Close every kept-alive connection (and boto3's, if it was built)."""
@@ -168,6 +205,8 @@ class LeanS3:
                 if status < 300:
                     return status, reply, data
                 code = _error_code(status, data)
+                if status in _REDIRECTS or code in _WRONG_REGION:
+                    raise _Redirected()
                 if last or not (status in _RETRY_STATUS or code in _RETRY_CODES):
                     raise ClientError(_error_response(status, code, reply), op)
             time.sleep(random.random() * min(2.0 ** (attempt - 1), _MAX_BACKOFF))
@@ -180,39 +219,44 @@ class LeanS3:
     def _send(
         self, method: str, path: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, http.client.HTTPResponse, bytes]:
-        conn = self._connection()
-        try:
-            conn.request(method, path, body=body if method == "PUT" else None, headers=headers)
-            reply = conn.getresponse()
-            data = reply.read()  # a reply cut short raises IncompleteRead: retried, never trusted
-        except BaseException:
-            self._drop(conn)
-            raise
-        if reply.will_close:
-            self._drop(conn)
-        return reply.status, reply, data
-
-    def _connection(self) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is not None and not _idle_and_open(conn):
-            self._drop(conn)  # the server closed it while it was idle (urllib3 checks the same)
-            conn = None
-        if conn is None:
-            if self._tls is not None:
-                conn = http.client.HTTPSConnection(self._host, self._port, timeout=_CONNECT_TIMEOUT, context=self._tls)
-            else:
-                conn = http.client.HTTPConnection(self._host, self._port, timeout=_CONNECT_TIMEOUT)
+        for _try in range(2):
+            conn, reused = self._connection()
             try:
-                conn.connect()
-            except BaseException:
-                conn.close()
+                conn.request(method, path, body=body if method == "PUT" else None, headers=headers)
+                reply = conn.getresponse()
+                data = reply.read()  # a reply cut short raises IncompleteRead: retried, never trusted
+            except BaseException as exc:
+                self._drop(conn)
+                if reused and isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+                    continue  # closed by the server just as the request went out (no answer): once more, fresh
                 raise
-            assert conn.sock is not None
-            conn.sock.settimeout(self._read_timeout)
-            self._local.conn = conn
-            with self._lock:
-                self._open.add(conn)
-        return conn
+            if reply.will_close:
+                self._drop(conn)
+            return reply.status, reply, data
+        raise ConnectionError("S3 closed two connections in a row without answering")
+
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's kept-alive connection (True), or a new one (False)."""
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            if _idle_and_open(conn):
+                return conn, True
+            self._drop(conn)  # the server closed it while it was idle (urllib3 checks the same)
+        if self._tls is not None:
+            conn = http.client.HTTPSConnection(self._host, self._port, timeout=_CONNECT_TIMEOUT, context=self._tls)
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=_CONNECT_TIMEOUT)
+        try:
+            conn.connect()
+        except BaseException:
+            conn.close()
+            raise
+        assert conn.sock is not None
+        conn.sock.settimeout(self._read_timeout)
+        self._local.conn = conn
+        with self._lock:
+            self._open.add(conn)
+        return conn, False
 
     def _drop(self, conn: http.client.HTTPConnection) -> None:
         conn.close()

@@ -216,6 +216,31 @@ def test_other_calls_go_to_the_boto3_client_built_on_first_use(fake: FakeS3) -> 
     assert built == [1]
 
 
+@pytest.mark.parametrize(
+    ("status", "body"), [(301, XML_ERROR % b"PermanentRedirect"), (400, XML_ERROR % b"AuthorizationHeaderMalformed")]
+)
+def test_a_bucket_in_another_region_is_left_to_boto3_which_follows_it(fake: FakeS3, status: int, body: bytes) -> None:
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    class Boto3Like:
+        def get_object(self, **kwargs: Any) -> dict[str, Any]:
+            calls.append(("get_object", kwargs))
+            return {"ETag": '"b"'}
+
+        def put_object(self, **kwargs: Any) -> dict[str, Any]:
+            calls.append(("put_object", kwargs))
+            return {"ETag": '"b"'}
+
+    client = LeanS3(fake.url, "bucket", KEY, "eu-west-1", virtual_host=False, max_attempts=3, read_timeout=1,
+                    fallback=Boto3Like)  # fmt: skip
+    fake.script = [(status, {"x-amz-bucket-region": "ap-south-1"}, body)]
+    assert client.get_object(Bucket="bucket", Key="k") == {"ETag": '"b"'}
+    assert client.put_object(Bucket="bucket", Key="k", Body=b"x") == {"ETag": '"b"'}
+    assert calls == [("get_object", {"Bucket": "bucket", "Key": "k"}),
+                     ("put_object", {"Bucket": "bucket", "Key": "k", "Body": b"x"})]  # fmt: skip
+    assert len(fake.seen) == 1  # the first answer only: from then on boto3 serves every call
+
+
 def test_a_virtual_host_client_puts_the_bucket_in_the_host_name() -> None:
     client = LeanS3("https://s3.eu-west-1.amazonaws.com", "my-bucket", KEY, "eu-west-1", virtual_host=True,
                     max_attempts=1, read_timeout=1, fallback=lambda: None)  # fmt: skip
@@ -234,6 +259,8 @@ ENV_KEYS = {"AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SES
         (S3Options(endpoint="127.0.0.1:9000", access_key="a", secret_key="b"),
          {"AWS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"}, "lean"),
         (S3Options(endpoint="127.0.0.1:9000"), ENV_KEYS, "lean"),
+        (S3Options(endpoint="127.0.0.1:9000", use_ssl=True, access_key="a", secret_key="b"),
+         {"AWS_CA_BUNDLE": "/nonexistent/ca.pem"}, "boto3"),  # boto3 then reports the missing bundle
         (S3Options(endpoint="127.0.0.1:9000", access_key="a", secret_key="b"), {"HTTP_PROXY": "http://p:3128"},
          "boto3"),
         (S3Options(endpoint="127.0.0.1:9000", access_key="a", secret_key="b", retry_mode="adaptive"), {}, "boto3"),
