@@ -9,6 +9,7 @@ to boto3, so a setting a user made for boto3 is never silently ignored.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 
@@ -54,3 +55,11 @@ def environment_key(environ: Mapping[str, str]) -> SigningKey | None:
     if not (access and secret):
         return None
     return SigningKey(access, secret, environ.get("AWS_SESSION_TOKEN") or None)
+
+
+def shared_config(environ: Mapping[str, str]) -> bool:
+    """Whether a profile or a shared config file may hold settings (CA bundle, FIPS, an endpoint) only boto3 reads."""
+    if environ.get("AWS_PROFILE") or environ.get("AWS_DEFAULT_PROFILE"):
+        return True
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return os.path.exists(environ.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config"))

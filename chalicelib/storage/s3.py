@@ -81,7 +81,7 @@ class S3Storage:
 
     def get(self, key: str, *, if_none_match: str | None = None) -> StoredObject:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
-        if if_none_match:
+        if if_none_match and if_none_match.isascii():  # S3 ETags are ASCII: another never matches
             kwargs["IfNoneMatch"] = if_none_match
         failure: Exception = _BrokenReply()
         for _attempt in range(_OWN_ATTEMPTS):  # a read is safe to repeat
@@ -115,6 +115,8 @@ class S3Storage:
         # Every write carries a random id in its metadata: when a retry of a conditional
         # write fails its precondition, or a reply comes back without its ETag, the id
         # tells whether the stored version is this write's (its reply was lost) or another's.
+        if if_match is not None and not if_match.isascii():
+            raise VersionMismatch(key)  # S3 ETags are ASCII: this one cannot be the stored version
         write_id = secrets.token_hex(12)
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data, "Metadata": {_WRITE_ID: write_id}}
         if if_none_match:

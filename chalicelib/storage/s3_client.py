@@ -39,8 +39,9 @@ class S3Options:
         return f"{'https' if self.use_ssl else 'http'}://{self.endpoint}"
 
 
-# Bucket names AWS serves in the host name over TLS (no dots: they break the certificate's wildcard).
-_VIRTUAL_HOST_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+# Bucket names AWS serves in the host name over TLS: no dots (they break the certificate's
+# wildcard), no "--" (directory buckets, --x-s3, have endpoints of their own), no access point alias.
+_VIRTUAL_HOST_BUCKET = re.compile(r"(?!.*--)(?!.*-s3alias$)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 
 
 def make_client(options: S3Options, environ: Mapping[str, str] = os.environ) -> Any:
@@ -65,7 +66,8 @@ def make_client(options: S3Options, environ: Mapping[str, str] = os.environ) -> 
     try:
         return LeanS3(origin, options.bucket, key, region, virtual_host=virtual_host,
                       max_attempts=options.max_attempts, read_timeout=options.read_timeout,
-                      ca_bundle=environ.get("AWS_CA_BUNDLE") or None, fallback=fallback)  # fmt: skip
+                      max_connections=options.max_connections, ca_bundle=environ.get("AWS_CA_BUNDLE") or None,
+                      fallback=fallback)  # fmt: skip
     except (OSError, ValueError):  # an unreadable AWS_CA_BUNDLE, an odd endpoint: boto3 says what is wrong
         return fallback()
 
@@ -74,12 +76,15 @@ def _lean_endpoint(options: S3Options, environ: Mapping[str, str]) -> tuple[str,
     """(origin, region, bucket in the host name) for the lean client, or None when it is boto3's to reach."""
     if options.endpoint:
         url = options.endpoint_url() or ""
-        if aws_env.proxied(environ, url.partition(":")[0]):
+        scheme = url.partition(":")[0]
+        # A shared config file or profile may carry a CA bundle for TLS; plain http needs none.
+        if aws_env.proxied(environ, scheme) or (scheme != "http" and aws_env.shared_config(environ)):
             return None
         return url, options.region or "us-east-1", False
-    region = options.region or aws_env.region(environ)
+    region = options.region or environ.get("AWS_DEFAULT_REGION")  # boto3 reads this one, not AWS_REGION
     if (
         region is None
+        or aws_env.shared_config(environ)  # its profile may set FIPS, dual-stack, acceleration, an endpoint
         or not aws_env.plain_aws_s3(region, environ)
         or environ.get("AWS_ENDPOINT_URL_S3")
         or environ.get("AWS_ENDPOINT_URL")

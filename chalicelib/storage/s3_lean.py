@@ -15,8 +15,10 @@ reply keys, ``ClientError`` with botocore's error shape for error statuses (the 
 ``Code``, or the status for a bodiless reply such as HEAD's 404 or a 304), and
 botocore's "standard" retries (transient statuses and codes, throttling, dropped
 connections and timeouts; ``random() * min(2 ** (attempt - 1), 20)`` s apart) up to
-``max_attempts`` tries; not its client-wide retry quota. A kept-alive connection the
-server closed as a request went out is no failed attempt: the request goes again at once.
+``max_attempts`` tries; not its client-wide retry quota (chalicelib/storage/s3_answers.py).
+A kept-alive connection the server closed as a request went out is no failed attempt:
+the request goes again at once. Idle connections are shared by all threads, newest
+first, at most ``max_connections`` kept (as urllib3's pool).
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ import functools
 import http.client
 import io
 import logging
-import random
-import re
 import select
 import threading
 import time
@@ -35,25 +35,11 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
-from botocore.exceptions import ClientError
-
 from chalicelib.sigv4_sign import SigningKey, sign
+from chalicelib.storage import s3_answers
 
-_CONNECT_TIMEOUT = 3.0  # seconds, as the boto3 client's (s3_client.make_client)
-_MAX_BACKOFF = 20.0  # botocore's standard mode
-_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-# botocore.retries.standard: transient and throttling error codes
-_RETRY_CODES = frozenset(
-    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", "Throttling", "ThrottlingException",
-     "ThrottledException", "RequestThrottledException", "TooManyRequestsException", "SlowDown",
-     "ProvisionedThroughputExceededException", "TransactionInProgressException", "RequestLimitExceeded",
-     "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled", "EC2ThrottledException"}
-)  # fmt: skip
-_CODE = re.compile(rb"<Code>([^<]{1,128})</Code>")
+_CONNECT_TIMEOUT = 3.0  # seconds, as the boto3 client's (s3_client.make_boto3_client)
 _META = "x-amz-meta-"
-# The bucket is in another region than the one signed for: boto3 follows S3 there, so boto3 takes over.
-_REDIRECTS = frozenset({301, 307})
-_WRONG_REGION = frozenset({"PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed"})
 
 log = logging.getLogger(__name__)
 _Method = Callable[..., dict[str, Any]]
@@ -98,6 +84,7 @@ class LeanS3:
         virtual_host: bool,
         max_attempts: int,
         read_timeout: float,
+        max_connections: int = 10,
         ca_bundle: str | None = None,
         fallback: Callable[[], Any],
     ) -> None:
@@ -106,7 +93,9 @@ class LeanS3:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"S3 endpoint must be http(s)://host[:port], not {origin!r}")
         host = (bucket + "." if virtual_host else "") + parts.hostname
-        self._host, self._port, self._https = host, parts.port, parts.scheme == "https"
+        self._https = parts.scheme == "https"
+        # The port always given: http.client would read "::1" as host ":" and port 1.
+        self._host, self._port = host, parts.port or (443 if self._https else 80)
         shown = f"[{host}]" if ":" in host else host  # IPv6, as http.client sends it
         self._origin = f"{parts.scheme}://{shown}" + (f":{parts.port}" if parts.port is not None else "")
         self._base = parts.path + ("" if virtual_host else "/" + quote(bucket, safe=""))
@@ -119,9 +108,9 @@ class LeanS3:
         if self._https:  # one context per client: loading the CA store costs tens of ms
             import ssl
 
-            self._tls = ssl.create_default_context(cafile=ca_bundle)  # AWS_CA_BUNDLE, as boto3
-        self._local = threading.local()
-        self._open: set[http.client.HTTPConnection] = set()  # every thread's, for close()
+            self._tls = ssl.create_default_context(cafile=ca_bundle or _boto3_ca_bundle())
+        self._idle: list[http.client.HTTPConnection] = []
+        self._max_idle = max(1, max_connections)
         self._lock = threading.Lock()
         self.watchers: list[Callable[[Exchange], None]] = []
 
@@ -129,13 +118,13 @@ class LeanS3:
     @_boto3_after_redirect
     def get_object(self, *, Bucket: str, Key: str, IfNoneMatch: str | None = None) -> dict[str, Any]:
         headers = {"If-None-Match": IfNoneMatch} if IfNoneMatch else {}
-        _status, reply, data = self._call("GetObject", "GET", Bucket, Key, headers, b"")
-        return {"Body": io.BytesIO(data), **_described(reply, len(data))}
+        reply, data = self._call("GetObject", "GET", Bucket, Key, headers, b"")
+        return {"Body": io.BytesIO(data), **s3_answers.described(reply, len(data))}
 
     @_boto3_after_redirect
     def head_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
-        _status, reply, _data = self._call("HeadObject", "HEAD", Bucket, Key, {}, b"")
-        return _described(reply, None)
+        reply, _data = self._call("HeadObject", "HEAD", Bucket, Key, {}, b"")
+        return s3_answers.described(reply, None)
 
     @_boto3_after_redirect
     def put_object(
@@ -153,7 +142,7 @@ class LeanS3:
             headers["If-None-Match"] = IfNoneMatch
         if IfMatch is not None:
             headers["If-Match"] = IfMatch
-        _status, reply, _data = self._call("PutObject", "PUT", Bucket, Key, headers, bytes(Body))
+        reply, _data = self._call("PutObject", "PUT", Bucket, Key, headers, bytes(Body))
         return {"ETag": reply.getheader("ETag")}
 
     @_boto3_after_redirect
@@ -174,10 +163,10 @@ class LeanS3:
         return self._boto3
 
     def close(self) -> None:
-        """Close every kept-alive connection (and boto3's, if it was built)."""
+        """Close the idle connections (and boto3's client, if it was built)."""
         with self._lock:
-            conns, self._open = self._open, set()
-        for conn in conns:
+            idle, self._idle = self._idle, []
+        for conn in idle:
             conn.close()
         if self._boto3 is not None:
             self._boto3.close()
@@ -185,7 +174,7 @@ class LeanS3:
     # -- one call, with botocore's standard retries ----------------------------------------
     def _call(
         self, op: str, method: str, bucket: str, key: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, http.client.HTTPResponse, bytes]:
+    ) -> tuple[http.client.HTTPResponse, bytes]:
         if bucket != self._bucket:
             raise ValueError(f"this client serves bucket {self._bucket!r}, not {bucket!r}")
         path = self._base + "/" + quote(key, safe="/~")
@@ -194,22 +183,27 @@ class LeanS3:
         for attempt in range(1, self._attempts + 1):
             last = attempt == self._attempts
             signed = sign(method, self._origin + path, plain, body, self._key, self._region, "s3", datetime.now(UTC))
+            retry_after = None
             try:
-                status, reply, data = self._send(method, path, body, signed)
+                reply, data = self._send(method, path, body, signed)
             except (OSError, http.client.HTTPException) as exc:
                 self._tell(op, signed, 0)
                 if last:
                     raise exc if isinstance(exc, OSError) else ConnectionError(f"{type(exc).__name__}: {exc}") from exc
+                scale = 0.05  # botocore: a dropped connection or a timeout is transient
             else:
+                status = reply.status
                 self._tell(op, signed, status)
                 if status < 300:
-                    return status, reply, data
-                code = _error_code(status, data)
-                if status in _REDIRECTS or code in _WRONG_REGION:
+                    return reply, data
+                code = s3_answers.error_code(status, data)
+                if s3_answers.elsewhere(status, code, reply, self._region):
                     raise _Redirected()
-                if last or not (status in _RETRY_STATUS or code in _RETRY_CODES):
-                    raise ClientError(_error_response(status, code, reply), op)
-            time.sleep(random.random() * min(2.0 ** (attempt - 1), _MAX_BACKOFF))
+                retryable = s3_answers.retry_scale(status, code)
+                if last or retryable is None:
+                    raise s3_answers.client_error(op, status, code, reply)
+                scale, retry_after = retryable, reply.getheader("x-amz-retry-after")
+            time.sleep(s3_answers.backoff(scale, attempt, retry_after))
         raise AssertionError("unreachable")
 
     def _tell(self, op: str, headers: dict[str, str], status: int) -> None:
@@ -218,7 +212,7 @@ class LeanS3:
 
     def _send(
         self, method: str, path: str, body: bytes, headers: dict[str, str]
-    ) -> tuple[int, http.client.HTTPResponse, bytes]:
+    ) -> tuple[http.client.HTTPResponse, bytes]:
         for _try in range(2):
             conn, reused = self._connection()
             try:
@@ -226,23 +220,28 @@ class LeanS3:
                 reply = conn.getresponse()
                 data = reply.read()  # a reply cut short raises IncompleteRead: retried, never trusted
             except BaseException as exc:
-                self._drop(conn)
+                conn.close()
                 if reused and isinstance(exc, (ConnectionResetError, BrokenPipeError)):
                     continue  # closed by the server just as the request went out (no answer): once more, fresh
                 raise
             if reply.will_close:
-                self._drop(conn)
-            return reply.status, reply, data
+                conn.close()
+            else:
+                self._release(conn)
+            return reply, data
         raise ConnectionError("S3 closed two connections in a row without answering")
 
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
-        """This thread's kept-alive connection (True), or a new one (False)."""
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is not None:
+        """The newest idle connection still open (True), or a new one (False)."""
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                break
             if _idle_and_open(conn):
                 return conn, True
-            self._drop(conn)  # the server closed it while it was idle (urllib3 checks the same)
-        if self._tls is not None:
+            conn.close()  # the server closed it while it was idle (urllib3 checks the same)
+        if self._https:
             conn = http.client.HTTPSConnection(self._host, self._port, timeout=_CONNECT_TIMEOUT, context=self._tls)
         else:
             conn = http.client.HTTPConnection(self._host, self._port, timeout=_CONNECT_TIMEOUT)
@@ -253,17 +252,14 @@ class LeanS3:
             raise
         assert conn.sock is not None
         conn.sock.settimeout(self._read_timeout)
-        self._local.conn = conn
-        with self._lock:
-            self._open.add(conn)
         return conn, False
 
-    def _drop(self, conn: http.client.HTTPConnection) -> None:
-        conn.close()
-        if getattr(self._local, "conn", None) is conn:
-            self._local.conn = None
+    def _release(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
-            self._open.discard(conn)
+            if len(self._idle) < self._max_idle:
+                self._idle.append(conn)
+                return
+        conn.close()
 
 
 def _idle_and_open(conn: http.client.HTTPConnection) -> bool:
@@ -276,25 +272,15 @@ def _idle_and_open(conn: http.client.HTTPConnection) -> bool:
     return not poll.poll(0)
 
 
-def _described(reply: http.client.HTTPResponse, read: int | None) -> dict[str, Any]:
-    """ETag, ContentLength and Metadata, as boto3's reply dict has them."""
-    length = reply.getheader("Content-Length")
-    return {
-        "ETag": reply.getheader("ETag"),
-        "ContentLength": int(length) if length is not None and length.isdigit() else read,
-        "Metadata": {
-            name[len(_META) :].lower(): value for name, value in reply.getheaders() if name.lower().startswith(_META)
-        },
-    }
+def _boto3_ca_bundle() -> str:
+    """The CA bundle boto3 verifies with when AWS_CA_BUNDLE is not set: certifi's, else botocore's own."""
+    try:
+        import certifi
 
+        return str(certifi.where())
+    except ImportError:
+        import os
 
-def _error_code(status: int, body: bytes) -> str:
-    found = _CODE.search(body) if body else None
-    return found.group(1).decode("utf-8", "replace") if found else str(status)
+        import botocore
 
-
-def _error_response(status: int, code: str, reply: http.client.HTTPResponse) -> dict[str, Any]:
-    return {
-        "Error": {"Code": code, "Message": reply.reason or ""},
-        "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {k.lower(): v for k, v in reply.getheaders()}},
-    }
+        return os.path.join(os.path.dirname(botocore.__file__), "cacert.pem")
