@@ -14,13 +14,15 @@ One command::
    user writes it (botocore's defaults: a CRC32 checksum and ``Expect: 100-continue`` on
    every PutObject), the one the target is about; and a client with our adapter's
    config (chalicelib/storage/s3_client.py: no checksums, no Expect), the stricter
-   floor. Also interleaved: our server's public ``GET /health`` (no S3): the cost of the
-   HTTP hop itself (client, Granian, ASGI adapter, thread hand-off, gateway, route).
+   floor. Also interleaved: our adapter's lean client alone (chalicelib/storage/s3_lean.py,
+   what our server's S3 calls go through here), and our server's public ``GET /health``
+   (no S3): the cost of the HTTP hop itself (client, Granian, ASGI adapter, thread
+   hand-off, gateway, route).
 2. Throughput, ``--threads`` concurrent clients: the default client's loops and ours,
    one after another.
-3. S3 requests per API operation, counted with botocore event hooks on the app's own
-   S3 client (the same route and handler code, run in-process), including whether a
-   warm GET transferred a body (200) or not (304).
+3. S3 requests per API operation, as the app's own S3 client sends them
+   (tests/s3_wire.py; the same route and handler code, run in-process), including
+   whether a warm GET transferred a body (200) or not (304).
 
 Targets (issue 12): PUT and GET p50 <= 1.15x bare boto3; exactly 1 S3 request per entity
 PUT and per GET (exit 1 otherwise); a warm GET that transfers no body when unchanged.
@@ -41,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from s3_bench_compare import BARE, OURS, TUNED, compare  # noqa: E402
+from s3_bench_compare import BARE, LEAN, OURS, TUNED, compare  # noqa: E402
 from s3_bench_requests import REUSED, requests_per_operation  # noqa: E402
 
 from tests.s3servers import S3Server, localstack_python, start_localstack, start_moto  # noqa: E402
@@ -100,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     for label, ratio in ratios.items():
         print(f"  {label:24} {ratio:.2f}x")
     print(f"  HTTP hop alone (GET /health, no S3): {p50[f'{OURS} GET /health (no S3)']:.2f} ms p50")
-    print("\nS3 requests per API operation (botocore hooks on the app's own client):")
+    for op in ("put_object", "get_object"):  # what the lean client alone saves, no server of ours involved
+        print(f"  lean client / boto3 our config, {op}: {p50[f'{LEAN} {op}'] / p50[f'{TUNED} {op}']:.2f}x")
+    print("\nS3 requests per API operation (as the app's own S3 client sends them):")
     for label, c in counts.items():
         print(f"  {label:46} {c['requests']:>3}  {c['by_operation']}  {c['responses']}")
     out = REPO / "bench" / "results" / f"s3-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"

@@ -1,5 +1,6 @@
-"""s3_bench's two sides: boto3 S3 clients (botocore's defaults, and our adapter's config) and
-our server (`deltadb serve` on the same S3 server) with a keep-alive HTTP client per thread."""
+"""s3_bench's two sides: S3 clients (boto3 with botocore's defaults and with our adapter's
+config; our adapter's lean client) and our server (`deltadb serve` on the same S3 server)
+with a keep-alive HTTP client per thread."""
 
 from __future__ import annotations
 
@@ -27,6 +28,16 @@ def s3_client(endpoint: str) -> Any:
     from chalicelib.storage.s3_client import make_boto3_client as make_client
 
     return make_client(S3Options(endpoint=endpoint, access_key="test", secret_key="test"))
+
+
+def lean_client(endpoint: str) -> Any:
+    """Our adapter's lean client (chalicelib/storage/s3_lean.py), as make_client picks it for this endpoint."""
+    from chalicelib.storage.s3_client import S3Options, make_client
+    from chalicelib.storage.s3_lean import LeanS3
+
+    client = make_client(S3Options(endpoint=endpoint, access_key="test", secret_key="test"), environ={})
+    assert isinstance(client, LeanS3)
+    return client
 
 
 def default_client(endpoint: str) -> Any:

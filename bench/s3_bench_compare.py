@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from s3_bench_clients import DOC, Ours, Server, default_client, s3_client
+from s3_bench_clients import DOC, Ours, Server, default_client, lean_client, s3_client
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -64,11 +64,11 @@ def run_loop(op: Callable[[int, int], None], n: int, clients: int) -> tuple[list
     return samples, time.perf_counter() - start
 
 
-BARE, TUNED, OURS = "boto3 default", "boto3 our config", "ours"
+BARE, TUNED, LEAN, OURS = "boto3 default", "boto3 our config", "lean client", "ours"
 
 
 def compare(endpoint: str, n: int, threads: int, workers: int, credential: str = "admin") -> list[dict[str, Any]]:
-    """Bare boto3 (default client, and our client config) and our API on the same S3 server.
+    """Bare boto3 (default client, and our client config), our lean client, and our API on the same S3 server.
 
     The single-client rows interleave them (default op, our-config op, our op, ...) so
     that drift of the S3 server (moto slows as buckets fill) hits all alike; the
@@ -76,7 +76,7 @@ def compare(endpoint: str, n: int, threads: int, workers: int, credential: str =
     """
     bucket = f"bare-{uuid.uuid4().hex[:10]}"
     clients = [default_client(endpoint) for _ in range(threads)]
-    tuned = s3_client(endpoint)
+    tuned, lean = s3_client(endpoint), lean_client(endpoint)
     clients[0].create_bucket(Bucket=bucket)
     body = json.dumps({"doc": DOC}).encode()
     server = Server(endpoint, workers)
@@ -86,6 +86,7 @@ def compare(endpoint: str, n: int, threads: int, workers: int, credential: str =
             clients[c].put_object(Bucket=bucket, Key="warm", Body=body)
             ours.call(c, "PUT", "/entity/bench", json.dumps({f"warm{c}": {"doc": DOC}}))
         tuned.put_object(Bucket=bucket, Key="warm", Body=body)
+        lean.put_object(Bucket=bucket, Key="warm", Body=body)
         floor = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)  # no auth: no S3 behind it
         rows = []
         lat: dict[str, list[float]] = {}
@@ -104,6 +105,7 @@ def compare(endpoint: str, n: int, threads: int, workers: int, credential: str =
                 f"{BARE} put_object", lambda i=i: clients[0].put_object(Bucket=bucket, Key=f"files/b/s-{i}", Body=body)
             )
             timed(f"{TUNED} put_object", lambda i=i: tuned.put_object(Bucket=bucket, Key=f"files/t/s-{i}", Body=body))
+            timed(f"{LEAN} put_object", lambda i=i: lean.put_object(Bucket=bucket, Key=f"files/l/s-{i}", Body=body))
             timed(
                 f"{OURS} PUT /entity",
                 lambda i=i: ours.call(0, "PUT", "/entity/bench", json.dumps({f"s-{i}": {"doc": DOC}})),
@@ -116,6 +118,7 @@ def compare(endpoint: str, n: int, threads: int, workers: int, credential: str =
             timed(
                 f"{TUNED} get_object", lambda i=i: tuned.get_object(Bucket=bucket, Key=f"files/t/s-{i}")["Body"].read()
             )
+            timed(f"{LEAN} get_object", lambda i=i: lean.get_object(Bucket=bucket, Key=f"files/l/s-{i}")["Body"].read())
             timed(f"{OURS} GET /entity (warm)", lambda i=i: ours.call(0, "GET", f"/entity/bench?key=s-{i}"))
             timed(f"{OURS} GET /health (no S3)", health)
         # Interleaved: each row's ops/s is its own back-to-back rate, 1 / mean latency.
