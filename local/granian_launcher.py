@@ -2,6 +2,7 @@
 
 - Granian's processes learn the launcher's pid (``DELTADB_SERVER_PID``), so each one
   dies with it (local/parent_death.py, at lifespan startup).
+- A stop gives each process ``STOP_GRACE_SECONDS`` to finish its requests, then kills it.
 - Granian warns "Configured number of workers appears to be higher than the amount of
   CPU cores" whenever processes outnumber cores. On the filesystem our default is 4 per
   core on purpose (measured faster: see bench/README.md), so that warning is dropped
@@ -18,6 +19,10 @@ from typing import Any
 from local.parent_death import SERVER_PID_ENV
 
 CORES_WARNING = "Configured number of workers appears to be higher than the amount of CPU cores"
+# Seconds a stopping HTTP process may take to finish its requests before Granian kills it.
+# Without a bound Granian's main process waits for it forever: after a process had been
+# replaced, a stop was seen (rarely, under load) to hang there until the main was killed.
+STOP_GRACE_SECONDS = 10
 
 
 class DropCoresWarning(logging.Filter):
@@ -55,4 +60,5 @@ def run_granian(target: str, host: str, port: int, processes: int, *, default_pr
         log_level=LogLevels.warning,
         log_dictconfig=log_config(default_processes),
         respawn_failed_workers=True,
+        workers_kill_timeout=STOP_GRACE_SECONDS,
     ).serve()
