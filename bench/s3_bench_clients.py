@@ -30,12 +30,12 @@ def s3_client(endpoint: str) -> Any:
     return make_client(S3Options(endpoint=endpoint, access_key="test", secret_key="test"))
 
 
-def lean_client(endpoint: str) -> Any:
+def lean_client(endpoint: str, bucket: str) -> Any:
     """Our adapter's lean client (chalicelib/storage/s3_lean.py), as make_client picks it for this endpoint."""
     from chalicelib.storage.s3_client import S3Options, make_client
     from chalicelib.storage.s3_lean import LeanS3
 
-    client = make_client(S3Options(endpoint=endpoint, access_key="test", secret_key="test"), environ={})
+    client = make_client(S3Options(bucket=bucket, endpoint=endpoint, access_key="test", secret_key="test"), environ={})
     assert isinstance(client, LeanS3)
     return client
 

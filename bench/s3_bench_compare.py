@@ -76,8 +76,8 @@ def compare(endpoint: str, n: int, threads: int, workers: int, credential: str =
     """
     bucket = f"bare-{uuid.uuid4().hex[:10]}"
     clients = [default_client(endpoint) for _ in range(threads)]
-    tuned, lean = s3_client(endpoint), lean_client(endpoint)
     clients[0].create_bucket(Bucket=bucket)
+    tuned, lean = s3_client(endpoint), lean_client(endpoint, bucket)
     body = json.dumps({"doc": DOC}).encode()
     server = Server(endpoint, workers)
     try:

@@ -3,8 +3,9 @@
 The lean clients (chalicelib/invoke/invoke_client.py, chalicelib/storage/s3_lean.py) know
 the endpoints of the aws, aws-cn and aws-us-gov partitions and sign with keys they are
 given. Anything else boto3 knows and they do not (other partitions, FIPS or dual-stack
-endpoints, a proxy, a CA bundle, credentials from a profile or an instance role) is left
-to boto3, so a setting a user made for boto3 is never silently ignored.
+endpoints, a proxy, a profile or shared config file, credentials from an instance role;
+for the Invoke API client also a CA bundle, which the S3 one loads) is left to boto3, so
+a setting a user made for boto3 is not silently ignored.
 """
 
 from __future__ import annotations
