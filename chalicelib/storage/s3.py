@@ -109,7 +109,8 @@ class S3Storage:
             head = self._head(key)
         except ObjectNotFound:
             return None
-        return str(head["ETag"]) if head.get("Metadata", {}).get(_WRITE_ID) == write_id else None
+        metadata = {name.lower(): value for name, value in head.get("Metadata", {}).items()}  # any server's case
+        return str(head["ETag"]) if metadata.get(_WRITE_ID) == write_id else None
 
     def put(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
         # Every write carries a random id in its metadata: when a retry of a conditional

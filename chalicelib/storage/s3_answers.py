@@ -38,7 +38,7 @@ def described(reply: http.client.HTTPResponse, read: int | None) -> dict[str, An
     length = reply.getheader("Content-Length")
     return {
         "ETag": reply.getheader("ETag"),
-        "ContentLength": int(length) if length is not None and length.isdigit() else read,
+        "ContentLength": int(length) if length is not None and length.isascii() and length.isdigit() else read,
         "Metadata": {name[len(_META) :]: value for name, value in reply.getheaders() if name.lower().startswith(_META)},
     }
 
@@ -78,6 +78,6 @@ def backoff(scale: float, attempt: int, retry_after_ms: str | None = None) -> fl
     """Seconds before attempt ``attempt + 1``: ``random() * min(scale * 2 ** (attempt - 1), 20)``,
     raised to ``x-amz-retry-after`` (milliseconds) but by at most 5 s."""
     delay = random.random() * min(scale * 2.0 ** (attempt - 1), MAX_BACKOFF)
-    if retry_after_ms is not None and retry_after_ms.isdigit():
+    if retry_after_ms is not None and retry_after_ms.isascii() and retry_after_ms.isdigit():  # not "²"
         delay = max(delay, min(int(retry_after_ms) / 1000.0, delay + _RETRY_AFTER_MAX_ADDITIONAL))
     return delay

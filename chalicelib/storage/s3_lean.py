@@ -111,7 +111,8 @@ class LeanS3:
             self._tls = ssl.create_default_context(cafile=ca_bundle or _boto3_ca_bundle())
         self._idle: list[http.client.HTTPConnection] = []
         self._max_idle = max(1, max_connections)
-        self._lock = threading.Lock()
+        self._generation = 0  # close() starts a new one: connections of an older one are not kept
+        self._lock, self._building = threading.Lock(), threading.Lock()
         self.watchers: list[Callable[[Exchange], None]] = []
 
     # -- the boto3 calls this client answers itself ----------------------------------------
@@ -159,12 +160,15 @@ class LeanS3:
 
     def _boto3_client(self) -> Any:
         if self._boto3 is None:
-            self._boto3 = self._fallback()
+            with self._building:  # one client, however many threads need it first
+                if self._boto3 is None:
+                    self._boto3 = self._fallback()
         return self._boto3
 
     def close(self) -> None:
-        """Close the idle connections (and boto3's client, if it was built)."""
+        """Close the idle connections, and those in use as their calls end (and boto3's client, if built)."""
         with self._lock:
+            self._generation += 1
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
@@ -214,32 +218,37 @@ class LeanS3:
         self, method: str, path: str, body: bytes, headers: dict[str, str]
     ) -> tuple[http.client.HTTPResponse, bytes]:
         for _try in range(2):
-            conn, reused = self._connection()
+            conn, reused, generation = self._connection()
             try:
                 conn.request(method, path, body=body if method == "PUT" else None, headers=headers)
                 reply = conn.getresponse()
-                data = reply.read()  # a reply cut short raises IncompleteRead: retried, never trusted
             except BaseException as exc:
                 conn.close()
                 if reused and isinstance(exc, (ConnectionResetError, BrokenPipeError)):
-                    continue  # closed by the server just as the request went out (no answer): once more, fresh
+                    continue  # closed by the server as the request went out, before any answer: once more, fresh
+                raise
+            try:
+                data = reply.read()  # a reply cut short raises IncompleteRead: retried, never trusted
+            except BaseException:
+                conn.close()
                 raise
             if reply.will_close:
                 conn.close()
             else:
-                self._release(conn)
+                self._release(conn, generation)
             return reply, data
         raise ConnectionError("S3 closed two connections in a row without answering")
 
-    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
-        """The newest idle connection still open (True), or a new one (False)."""
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool, int]:
+        """The newest idle connection still open (True), or a new one (False); and the pool's generation."""
         while True:
             with self._lock:
+                generation = self._generation
                 conn = self._idle.pop() if self._idle else None
             if conn is None:
                 break
             if _idle_and_open(conn):
-                return conn, True
+                return conn, True, generation
             conn.close()  # the server closed it while it was idle (urllib3 checks the same)
         if self._https:
             conn = http.client.HTTPSConnection(self._host, self._port, timeout=_CONNECT_TIMEOUT, context=self._tls)
@@ -252,11 +261,11 @@ class LeanS3:
             raise
         assert conn.sock is not None
         conn.sock.settimeout(self._read_timeout)
-        return conn, False
+        return conn, False, generation
 
-    def _release(self, conn: http.client.HTTPConnection) -> None:
+    def _release(self, conn: http.client.HTTPConnection, generation: int) -> None:
         with self._lock:
-            if len(self._idle) < self._max_idle:
+            if generation == self._generation and len(self._idle) < self._max_idle:
                 self._idle.append(conn)
                 return
         conn.close()

@@ -55,7 +55,8 @@ class FakeS3:
     """An S3 endpoint on 127.0.0.1 (HTTP/1.1, kept-alive connections) answering from a script."""
 
     def __init__(self) -> None:
-        self.script: list[tuple[int, dict[str, str], bytes]] = []
+        self.script: list[Any] = []  # (status, headers, body), or a function of the requests seen giving one
+        self.delay = 0.0  # seconds before each answer
         self.seen: list[dict[str, Any]] = []
         self.close_after_reply = False
         fake = self
@@ -70,7 +71,9 @@ class FakeS3:
                 good = botocore_signature(self.command, url, headers, body) == headers.get("authorization")
                 fake.seen.append({"method": self.command, "path": self.path, "headers": headers, "body": body,
                                   "signature_ok": good})  # fmt: skip
-                status, extra, answer = fake.script.pop(0) if fake.script else (200, {"ETag": '"e1"'}, b"")
+                entry = fake.script.pop(0) if fake.script else (200, {"ETag": '"e1"'}, b"")
+                status, extra, answer = entry(fake.seen) if callable(entry) else entry
+                time.sleep(fake.delay)
                 if not good:
                     status, extra, answer = 403, {}, XML_ERROR % b"SignatureDoesNotMatch"
                 self.send_response(status)
@@ -188,6 +191,39 @@ def test_retry_after_raises_the_wait_by_at_most_five_seconds(fake: FakeS3, slept
                    (503, {"x-amz-retry-after": "60000"}, XML_ERROR % b"SlowDown")]  # fmt: skip
     lean(fake).get_object(Bucket="bucket", Key="k")
     assert slept == [3.0, 2.0 + 5.0]
+
+
+def test_a_retry_after_that_is_no_number_is_ignored(fake: FakeS3, slept: list[float]) -> None:
+    fake.script = [(503, {"x-amz-retry-after": "\u00b2"}, XML_ERROR % b"SlowDown")]  # "²": isdigit(), not int()
+    lean(fake).get_object(Bucket="bucket", Key="k")
+    assert slept == [1.0]
+
+
+def test_a_connection_in_use_when_the_client_is_closed_is_not_kept(fake: FakeS3) -> None:
+    client = lean(fake)
+    fake.delay = 0.5
+    call = threading.Thread(target=client.put_object, kwargs={"Bucket": "bucket", "Key": "k", "Body": b"x"})
+    call.start()
+    deadline = time.monotonic() + 10
+    while not fake.connections:  # the request is out
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    client.close()
+    call.join()
+    assert client._idle == [] and len(fake.seen) == 1
+
+
+def test_the_adapter_knows_its_own_write_whatever_case_the_server_gives_metadata_names(fake: FakeS3) -> None:
+    """A retried conditional PUT whose first attempt was applied: 412, then the HEAD shows our write id."""
+    from chalicelib.storage.s3 import S3Options, S3Storage
+
+    def head(seen: list[dict[str, Any]]) -> tuple[int, dict[str, str], bytes]:
+        write_id = seen[0]["headers"]["x-amz-meta-deltadb-write"]
+        return 200, {"ETag": '"mine"', "Content-Length": "1", "X-Amz-Meta-DeltaDB-Write": write_id}, b""
+
+    fake.script = [(412, {}, XML_ERROR % b"PreconditionFailed"), head]
+    store = S3Storage(lean(fake), S3Options(bucket="bucket"))
+    assert store.put("k", b"x", if_none_match=True) == '"mine"'
 
 
 def test_the_last_attempt_answers(fake: FakeS3, slept: list[float]) -> None:
@@ -354,11 +390,12 @@ def test_https_with_the_ca_bundle_of_aws_ca_bundle_and_not_without_it(fake: Fake
     url = fake.url.replace("http://", "https://")
     options = S3Options(bucket="bucket", endpoint=url, access_key=KEY.access_key, secret_key=KEY.secret_key,
                         region="eu-west-1", max_attempts=1)  # fmt: skip
-    trusted = make_client(options, {"AWS_CA_BUNDLE": str(cert)})
+    no_config = {"AWS_CONFIG_FILE": "/nonexistent/aws-config"}  # not this machine's
+    trusted = make_client(options, {**no_config, "AWS_CA_BUNDLE": str(cert)})
     assert isinstance(trusted, LeanS3)
     assert trusted.put_object(Bucket="bucket", Key="k", Body=b"x")["ETag"] == '"e1"'
     assert fake.seen[-1]["signature_ok"] and fake.seen[-1]["body"] == b"x"
-    untrusted = make_client(options, {})  # boto3's CA bundle does not know this certificate
+    untrusted = make_client(options, no_config)  # boto3's CA bundle does not know this certificate
     assert isinstance(untrusted, LeanS3)
     with pytest.raises(ssl.SSLCertVerificationError):
         untrusted.put_object(Bucket="bucket", Key="k", Body=b"x")
@@ -416,7 +453,7 @@ AWS = {**ENV_KEYS, "AWS_DEFAULT_REGION": "eu-central-1"}
 def test_the_lean_client_only_where_it_knows_the_endpoint_and_the_keys(
     options: S3Options, environ: dict[str, str], expected: str
 ) -> None:
-    client = make_client(options, environ)
+    client = make_client(options, {"AWS_CONFIG_FILE": "/nonexistent/aws-config", **environ})  # not this machine's
     assert ("lean" if isinstance(client, LeanS3) else "boto3") == expected
     if isinstance(client, LeanS3) and options.endpoint is None:
         region = options.region or environ["AWS_DEFAULT_REGION"]
