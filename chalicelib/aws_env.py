@@ -29,16 +29,13 @@ def region(environ: Mapping[str, str]) -> str | None:
     return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
 
 
-def plain_aws(region: str, environ: Mapping[str, str]) -> bool:
-    """Whether ``region``'s endpoints follow the plain rules and no boto3-only setting is made."""
-    return _PLAIN_REGION.fullmatch(region) is not None and not any(environ.get(v) for v in BOTO3_ONLY)
+def plain_aws(region: str, environ: Mapping[str, str], *, loads_ca_bundle: bool = False) -> bool:
+    """Whether ``region``'s endpoints follow the plain rules and no boto3-only setting is made.
 
-
-def plain_aws_s3(region: str, environ: Mapping[str, str]) -> bool:
-    """As ``plain_aws``, for a client that loads AWS_CA_BUNDLE itself (chalicelib/storage/s3_lean.py)."""
-    return _PLAIN_REGION.fullmatch(region) is not None and not any(
-        environ.get(v) for v in (*_VARIANTS, *_PROXIES["https"])
-    )
+    ``loads_ca_bundle``: the client honours AWS_CA_BUNDLE itself (chalicelib/storage/s3_lean.py).
+    """
+    ignored = [v for v in BOTO3_ONLY if not (loads_ca_bundle and v == "AWS_CA_BUNDLE")]
+    return _PLAIN_REGION.fullmatch(region) is not None and not any(environ.get(v) for v in ignored)
 
 
 def proxied(environ: Mapping[str, str], scheme: str) -> bool:

@@ -10,6 +10,7 @@ tests/unit/test_sigv4_sign.py holds the output equal to both header for header.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ _UNSIGNED = frozenset(
     {"baggage", "connection", "expect", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
      "traceparent", "tracestate", "trailer", "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id"}
 )  # fmt: skip
-_REPLACED = frozenset({"authorization", "x-amz-date", "x-amz-security-token"})  # and, for S3, x-amz-content-sha256
+_REPLACED = frozenset({"authorization", "x-amz-date", "x-amz-security-token"})
+_REPLACED_S3 = _REPLACED | {"x-amz-content-sha256"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 MAIN_ACCESS_KEY = "deltadb-main"  # the access key id the main worker signs its calls to local workers with
 
@@ -55,9 +57,8 @@ def sign(
     payload = hashlib.sha256(body).hexdigest()
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     s3 = service == "s3"
-    out = {name: value for name, value in headers.items() if name.lower() not in _REPLACED}
-    if s3:
-        out = {name: value for name, value in out.items() if name.lower() != "x-amz-content-sha256"}
+    replaced = _REPLACED_S3 if s3 else _REPLACED
+    out = {name: value for name, value in headers.items() if name.lower() not in replaced}
     out["X-Amz-Date"] = stamp
     if key.session_token:
         out["X-Amz-Security-Token"] = key.session_token
@@ -79,14 +80,21 @@ def sign(
     )
     scope = f"{stamp[:8]}/{region}/{service}/aws4_request"
     to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-    signing_key = ("AWS4" + key.secret_key).encode()
-    for part in (stamp[:8], region, service, "aws4_request"):
-        signing_key = hmac.new(signing_key, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(signing_key, to_sign.encode(), hashlib.sha256).hexdigest()
+    signature = hmac.new(_signing_key(key.secret_key, stamp[:8], region, service), to_sign.encode(),
+                         hashlib.sha256).hexdigest()  # fmt: skip
     out["Authorization"] = (
         f"AWS4-HMAC-SHA256 Credential={key.access_key}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}"
     )
     return out
+
+
+@functools.lru_cache(maxsize=32)
+def _signing_key(secret_key: str, day: str, region: str, service: str) -> bytes:
+    """The day's derived key (four HMACs): the same for every call of a day, so derived once."""
+    derived = ("AWS4" + secret_key).encode()
+    for part in (day, region, service, "aws4_request"):
+        derived = hmac.new(derived, part.encode(), hashlib.sha256).digest()
+    return derived
 
 
 def _host(scheme: str, hostname: str, port: int | None) -> str:

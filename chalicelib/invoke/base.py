@@ -9,17 +9,27 @@ invoker's.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Protocol, runtime_checkable
 
+from chalicelib.errors import DeltaError, to_result
 from chalicelib.handlers.protocol import WorkerStatus
 from chalicelib.handlers.wire import Call, R
 
+log = logging.getLogger(__name__)
 Event = dict[str, Any]
 Result = dict[str, Any]
 
 
 class InvokeFailed(Exception):
     """The invocation did not reach a handler, or its answer was lost (network, 5xx, timeout)."""
+
+
+def function_error(function: str, kind: str) -> Result:
+    """The result for a function that crashed (Lambda's ``X-Amz-Function-Error``), as either transport gives it."""
+    # Not the payload: a crash's message or trace may quote what the function held.
+    log.error("processing handler %s failed (%s)", function, kind)
+    return to_result(DeltaError("processing handler failed"))
 
 
 class Invoker(Protocol):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import logging
 import random
 import threading
 import time
@@ -24,14 +23,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from chalicelib.errors import DeltaError, to_result
-from chalicelib.invoke.base import Event, InvokeFailed, Result
+from chalicelib.invoke.base import Event, InvokeFailed, Result, function_error
 from chalicelib.sigv4_sign import SigningKey, sign
 
 if TYPE_CHECKING:
     import ssl
-
-log = logging.getLogger(__name__)
 
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
 _CONNECT_TIMEOUT = 2.0  # seconds; ``timeout`` is for the answer
@@ -94,9 +90,7 @@ class InvokeClient:
             kind = answer.getheader("x-amzn-ErrorType", "").split(":")[0]
             raise InvokeFailed(f"the Invoke API answered {status} {kind}".rstrip())
         if failure := answer.getheader("X-Amz-Function-Error"):
-            # Not the payload: a crash's message or trace may quote what the function held.
-            log.error("processing handler %s failed (%s)", function, failure)
-            return to_result(DeltaError("processing handler failed"))
+            return function_error(function, failure)
         result: dict[str, Any] = json.loads(data)
         return result
 

@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from chalicelib import aws_env
-from chalicelib.errors import DeltaError, Unavailable, to_result
+from chalicelib.errors import Unavailable, to_result
 from chalicelib.handlers.protocol import WorkerStatus
-from chalicelib.invoke.base import Event, InvokeFailed, Result
+from chalicelib.invoke.base import Event, InvokeFailed, Result, function_error
 from chalicelib.invoke.invoke_client import InvokeClient
 from chalicelib.sigv4_sign import MAIN_ACCESS_KEY, SigningKey
 
@@ -88,9 +88,7 @@ class Boto3Lambda:
             return {}
         payload = response["Payload"].read()
         if failure := response.get("FunctionError"):
-            # Not the payload: a crash's message or trace may quote what the function held.
-            log.error("processing handler %s failed (%s)", function, failure)
-            return to_result(DeltaError("processing handler failed"))
+            return function_error(function, failure)
         result: Result = json.loads(payload)
         return result
 

@@ -85,7 +85,7 @@ def _lean_endpoint(options: S3Options, environ: Mapping[str, str]) -> tuple[str,
     if (
         region is None
         or aws_env.shared_config(environ)  # its profile may set FIPS, dual-stack, acceleration, an endpoint
-        or not aws_env.plain_aws_s3(region, environ)
+        or not aws_env.plain_aws(region, environ, loads_ca_bundle=True)
         or environ.get("AWS_ENDPOINT_URL_S3")
         or environ.get("AWS_ENDPOINT_URL")
         or not _VIRTUAL_HOST_BUCKET.fullmatch(options.bucket)

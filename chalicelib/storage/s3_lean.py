@@ -282,14 +282,7 @@ def _idle_and_open(conn: http.client.HTTPConnection) -> bool:
 
 
 def _boto3_ca_bundle() -> str:
-    """The CA bundle boto3 verifies with when AWS_CA_BUNDLE is not set: certifi's, else botocore's own."""
-    try:
-        import certifi
+    """The CA bundle boto3 verifies with when AWS_CA_BUNDLE is not set (certifi's, else botocore's own)."""
+    from botocore.httpsession import get_cert_path
 
-        return str(certifi.where())
-    except ImportError:
-        import os
-
-        import botocore
-
-        return os.path.join(os.path.dirname(botocore.__file__), "cacert.pem")
+    return str(get_cert_path(True))
