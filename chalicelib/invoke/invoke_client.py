@@ -3,7 +3,7 @@
 boto3's Lambda client is most of a deployed routes function's cold start (importing
 boto3 and building the client: bench/coldstart.py, "routes, Lambda shape"), and about a
 millisecond of CPU per call in its generic request pipeline. The route side needs one
-POST per call: this client keeps one keep-alive connection per thread and signs with
+POST per call: this client keeps connections alive (chalicelib/http_pool.py) and signs with
 SigV4 (chalicelib/sigv4_sign.py, held equal to botocore's signer by its tests).
 
 Like botocore's "standard" retry mode it retries throttling (429, from a 0.5 s jittered
@@ -17,17 +17,14 @@ from __future__ import annotations
 import http.client
 import json
 import random
-import threading
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
+from chalicelib.http_pool import ConnectionPool
 from chalicelib.invoke.base import Event, InvokeFailed, Result, function_error
 from chalicelib.sigv4_sign import SigningKey, sign
-
-if TYPE_CHECKING:
-    import ssl
 
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
 _CONNECT_TIMEOUT = 2.0  # seconds; ``timeout`` is for the answer
@@ -52,12 +49,8 @@ class InvokeClient:
         self._base = parts.path.rstrip("/")  # an endpoint behind a path prefix: signed and sent alike
         self._key, self._region = key, region
         self._timeout, self._attempts = timeout, max(1, attempts)
-        self._tls: ssl.SSLContext | None = None
-        if parts.scheme == "https":  # one context per client: loading the CA store costs tens of ms
-            import ssl
-
-            self._tls = ssl.create_default_context()  # certificates and host names verified
-        self._local = threading.local()
+        self._pool = ConnectionPool(parts.scheme, self._host, self._port,
+                                    connect_timeout=min(_CONNECT_TIMEOUT, timeout), read_timeout=timeout)  # fmt: skip
 
     def invoke(self, function: str, event: Event, *, asynchronous: bool = False) -> Result:
         """One invocation; InvokeFailed when the call itself failed (network, 4xx/5xx, timeout)."""
@@ -94,40 +87,23 @@ class InvokeClient:
         result: dict[str, Any] = json.loads(data)
         return result
 
-    def _connect(self) -> http.client.HTTPConnection:
-        """A new connection, connected within the connect timeout; InvokeFailed (safe to retry) if not."""
-        timeout = min(_CONNECT_TIMEOUT, self._timeout)
-        if self._tls is not None:
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                self._host, self._port, timeout=timeout, context=self._tls
-            )
-        else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
-        try:
-            conn.connect()
-        except OSError as exc:  # nothing was sent
-            conn.close()
-            raise InvokeFailed(f"{type(exc).__name__}: {exc}") from exc
-        assert conn.sock is not None
-        conn.sock.settimeout(self._timeout)
-        return conn
-
     def _send(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, http.client.HTTPResponse, bytes]:
-        for fresh in (False, True):
-            conn: http.client.HTTPConnection | None = None if fresh else getattr(self._local, "conn", None)
-            reused = conn is not None
-            if conn is None:
-                conn = self._local.conn = self._connect()
+        for _try in range(2):
+            try:
+                conn, reused, generation = self._pool.take()
+            except OSError as exc:  # not connected: nothing was sent
+                raise InvokeFailed(f"{type(exc).__name__}: {exc}") from exc
             try:
                 conn.request("POST", path, body=body, headers=headers)
                 response = conn.getresponse()
-                return response.status, response, response.read()
+                data = response.read()
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                self._local.conn = None
                 if isinstance(exc, TimeoutError):
                     raise InvokeTimedOut(f"no answer within {self._timeout:g} s") from exc
                 if reused:
                     continue  # a kept-alive connection the server closed: once more, fresh
                 raise InvokeFailed(f"{type(exc).__name__}: {exc}") from exc
+            self._pool.give_back(conn, response, generation)
+            return response.status, response, data
         raise AssertionError("unreachable")

@@ -17,8 +17,8 @@ botocore's "standard" retries (transient statuses and codes, throttling, dropped
 connections and timeouts; ``random() * min(2 ** (attempt - 1), 20)`` s apart) up to
 ``max_attempts`` tries; not its client-wide retry quota (chalicelib/storage/s3_answers.py).
 A kept-alive connection the server closed as a request went out is no failed attempt:
-the request goes again at once. Idle connections are shared by all threads, newest
-first, at most ``max_connections`` kept (as urllib3's pool).
+the request goes again at once. Connections: chalicelib/http_pool.py, at most
+``max_connections`` kept idle.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import functools
 import http.client
 import io
 import logging
-import select
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
+from chalicelib.http_pool import ConnectionPool
 from chalicelib.sigv4_sign import SigningKey, sign
 from chalicelib.storage import s3_answers
 
@@ -93,26 +93,19 @@ class LeanS3:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"S3 endpoint must be http(s)://host[:port], not {origin!r}")
         host = (bucket + "." if virtual_host else "") + parts.hostname
-        self._https = parts.scheme == "https"
-        # The port always given: http.client would read "::1" as host ":" and port 1.
-        self._host, self._port = host, parts.port or (443 if self._https else 80)
         shown = f"[{host}]" if ":" in host else host  # IPv6, as http.client sends it
         self._origin = f"{parts.scheme}://{shown}" + (f":{parts.port}" if parts.port is not None else "")
         self._base = parts.path + ("" if virtual_host else "/" + quote(bucket, safe=""))
         self._bucket, self._key, self._region = bucket, key, region
-        self._attempts, self._read_timeout = max(1, max_attempts), read_timeout
+        self._attempts = max(1, max_attempts)
         self._fallback = fallback
         self._boto3: Any = None
         self._redirected = False
-        self._tls: Any = None
-        if self._https:  # one context per client: loading the CA store costs tens of ms
-            import ssl
-
-            self._tls = ssl.create_default_context(cafile=ca_bundle or _boto3_ca_bundle())
-        self._idle: list[http.client.HTTPConnection] = []
-        self._max_idle = max(1, max_connections)
-        self._generation = 0  # close() starts a new one: connections of an older one are not kept
-        self._lock, self._building = threading.Lock(), threading.Lock()
+        https = parts.scheme == "https"
+        self._pool = ConnectionPool(parts.scheme, host, parts.port, connect_timeout=_CONNECT_TIMEOUT,
+                                    read_timeout=read_timeout, max_idle=max_connections,
+                                    ca_bundle=(ca_bundle or _boto3_ca_bundle()) if https else None)  # fmt: skip
+        self._building = threading.Lock()
         self.watchers: list[Callable[[Exchange], None]] = []
 
     # -- the boto3 calls this client answers itself ----------------------------------------
@@ -167,11 +160,7 @@ class LeanS3:
 
     def close(self) -> None:
         """Close the idle connections, and those in use as their calls end (and boto3's client, if built)."""
-        with self._lock:
-            self._generation += 1
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        self._pool.close()
         if self._boto3 is not None:
             self._boto3.close()
 
@@ -218,7 +207,7 @@ class LeanS3:
         self, method: str, path: str, body: bytes, headers: dict[str, str]
     ) -> tuple[http.client.HTTPResponse, bytes]:
         for _try in range(2):
-            conn, reused, generation = self._connection()
+            conn, reused, generation = self._pool.take()
             try:
                 conn.request(method, path, body=body if method == "PUT" else None, headers=headers)
                 reply = conn.getresponse()
@@ -232,53 +221,9 @@ class LeanS3:
             except BaseException:
                 conn.close()
                 raise
-            if reply.will_close:
-                conn.close()
-            else:
-                self._release(conn, generation)
+            self._pool.give_back(conn, reply, generation)
             return reply, data
         raise ConnectionError("S3 closed two connections in a row without answering")
-
-    def _connection(self) -> tuple[http.client.HTTPConnection, bool, int]:
-        """The newest idle connection still open (True), or a new one (False); and the pool's generation."""
-        while True:
-            with self._lock:
-                generation = self._generation
-                conn = self._idle.pop() if self._idle else None
-            if conn is None:
-                break
-            if _idle_and_open(conn):
-                return conn, True, generation
-            conn.close()  # the server closed it while it was idle (urllib3 checks the same)
-        if self._https:
-            conn = http.client.HTTPSConnection(self._host, self._port, timeout=_CONNECT_TIMEOUT, context=self._tls)
-        else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=_CONNECT_TIMEOUT)
-        try:
-            conn.connect()
-        except BaseException:
-            conn.close()
-            raise
-        assert conn.sock is not None
-        conn.sock.settimeout(self._read_timeout)
-        return conn, False, generation
-
-    def _release(self, conn: http.client.HTTPConnection, generation: int) -> None:
-        with self._lock:
-            if generation == self._generation and len(self._idle) < self._max_idle:
-                self._idle.append(conn)
-                return
-        conn.close()
-
-
-def _idle_and_open(conn: http.client.HTTPConnection) -> bool:
-    """Nothing to read on an idle kept-alive connection: neither an end of file nor stray bytes."""
-    sock = conn.sock
-    if sock is None:
-        return False
-    poll = select.poll()
-    poll.register(sock, select.POLLIN)
-    return not poll.poll(0)
 
 
 def _boto3_ca_bundle() -> str:

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib import http_pool
 from chalicelib.sigv4_sign import SigningKey
 from chalicelib.storage import s3_answers, s3_lean
 from chalicelib.storage.s3_client import S3Options, make_client
@@ -210,7 +211,7 @@ def test_a_connection_in_use_when_the_client_is_closed_is_not_kept(fake: FakeS3)
         time.sleep(0.01)
     client.close()
     call.join()
-    assert client._idle == [] and len(fake.seen) == 1
+    assert client._pool._idle == [] and len(fake.seen) == 1
 
 
 def test_the_adapter_knows_its_own_write_whatever_case_the_server_gives_metadata_names(fake: FakeS3) -> None:
@@ -248,7 +249,7 @@ def test_an_unreachable_endpoint_is_an_oserror_after_the_attempts(slept: list[fl
 
 def wait_until_closed_by_server(client: LeanS3) -> None:
     deadline = time.monotonic() + 10
-    while all(s3_lean._idle_and_open(conn) for conn in client._idle):
+    while all(http_pool._idle_and_open(conn) for conn in client._pool._idle):
         assert time.monotonic() < deadline, "the server did not close the connection"
         time.sleep(0.01)
 
@@ -257,7 +258,7 @@ def test_kept_alive_connections_are_reused(fake: FakeS3, slept: list[float]) -> 
     client = lean(fake)
     for _ in range(3):
         client.put_object(Bucket="bucket", Key="k", Body=b"x")
-    assert fake.connections == 1 and len(client._idle) == 1
+    assert fake.connections == 1 and len(client._pool._idle) == 1
 
 
 def test_a_connection_the_server_closed_while_idle_is_not_used(
@@ -286,7 +287,7 @@ def test_a_connection_closed_as_the_request_went_out_is_no_failed_attempt(
     fake.close_after_reply = True
     client.put_object(Bucket="bucket", Key="k", Body=b"x")
     wait_until_closed_by_server(client)
-    monkeypatch.setattr(s3_lean, "_idle_and_open", lambda _conn: True)  # the close is not seen in time
+    monkeypatch.setattr(http_pool, "_idle_and_open", lambda _conn: True)  # the close is not seen in time
     sent: list[int] = []
     client.watchers.append(lambda ex: sent.append(ex.status))
     assert client.put_object(Bucket="bucket", Key="k2", Body=b"y")["ETag"] == '"e1"'
@@ -303,7 +304,7 @@ def test_idle_connections_are_shared_by_threads_and_bounded(fake: FakeS3) -> Non
             t.start()
         for t in threads:
             t.join()
-    assert len(fake.seen) == 20 and len(client._idle) <= 2
+    assert len(fake.seen) == 20 and len(client._pool._idle) <= 2
     assert fake.connections < 20  # later threads took the idle ones
 
 
@@ -404,13 +405,13 @@ def test_https_with_the_ca_bundle_of_aws_ca_bundle_and_not_without_it(fake: Fake
 def test_an_ipv6_endpoint_without_a_port_keeps_its_host() -> None:
     client = LeanS3("http://[::1]", "bucket", KEY, "eu-west-1", virtual_host=False, max_attempts=1, read_timeout=1,
                     fallback=lambda: None)  # fmt: skip
-    assert (client._host, client._port, client._origin) == ("::1", 80, "http://[::1]")
+    assert (client._pool._host, client._pool._port, client._origin) == ("::1", 80, "http://[::1]")
 
 
 def test_a_virtual_host_client_puts_the_bucket_in_the_host_name() -> None:
     client = LeanS3("https://s3.eu-west-1.amazonaws.com", "my-bucket", KEY, "eu-west-1", virtual_host=True,
                     max_attempts=1, read_timeout=1, fallback=lambda: None)  # fmt: skip
-    assert client._host == "my-bucket.s3.eu-west-1.amazonaws.com" and client._base == ""
+    assert client._pool._host == "my-bucket.s3.eu-west-1.amazonaws.com" and client._base == ""
     assert client._origin == "https://my-bucket.s3.eu-west-1.amazonaws.com"
 
 
