@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from importlib import resources
 
 INDEX = "index.html"
 # name -> Content-Type. All text: API Gateway passes them through as they are (no binary_types needed).
@@ -48,6 +47,8 @@ def asset(name: str) -> Asset | None:
 
 @functools.cache
 def _load(name: str) -> Asset:
+    from importlib import resources  # (with tempfile and shutil, ~8 ms: not at cold start)
+
     content_type = ASSETS[name]
     text = resources.files("chalicelib").joinpath("console", name).read_text(encoding="utf-8")
     etag = '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + '"'

@@ -6,16 +6,17 @@ for local workers) serve the calls:
 - ``entity_worker``: envelope crypto and entity objects; it needs the KEK.
 - ``meta_worker``: schemas and API-key records (hashes only); no key material.
 
-Each call is a frozen dataclass naming its action, its function and its reply type
+Each call is a ``@message`` class (a frozen dataclass) naming its action, its function and its reply type
 (chalicelib/handlers/wire.py turns both into plain JSON). Adding an action means one
 class here and one ``@implements`` method in the function's handler.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from chalicelib.handlers.message import message
 from chalicelib.handlers.wire import Call, Reply
 
 ENTITY_FUNCTION = "entity_worker"
@@ -24,53 +25,53 @@ FUNCTIONS = (ENTITY_FUNCTION, META_FUNCTION)
 
 
 # -- replies -----------------------------------------------------------------------
-@dataclass(frozen=True)
+@message
 class Done(Reply):
     """Nothing to report beyond success."""
 
 
-@dataclass(frozen=True)
+@message
 class Stored(Reply):
     etag: str
 
 
-@dataclass(frozen=True)
+@message
 class EntityValue(Reply):
     etag: str
     value: str | None = None  # JSON text; None when not_modified
     not_modified: bool = False
 
 
-@dataclass(frozen=True)
+@message
 class SchemaDocument(Reply):
     etag: str
     schema: str | None = None  # JSON text; None when not_modified
     not_modified: bool = False
 
 
-@dataclass(frozen=True)
+@message
 class SchemaIds(Reply):
     ids: list[str]
 
 
-@dataclass(frozen=True)
+@message
 class KeyRecordJson(Reply):
     record: dict[str, Any]  # chalicelib.auth.apikeys.KeyRecord.to_json()
 
 
-@dataclass(frozen=True)
+@message
 class KeyRecordList(Reply):
     records: list[dict[str, Any]]
 
 
-@dataclass(frozen=True)
+@message
 class StorageHealth(Reply):
     backend: str
     ok: bool
     detail: str | None = None
 
 
-@dataclass(frozen=True)
+@message
 class WorkerStatus(Reply):
     """One processing worker as ``GET /admin/workers`` lists it."""
 
@@ -81,7 +82,7 @@ class WorkerStatus(Reply):
     tags: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@message
 class OperationStatus(Reply):
     operation_id: str
     status: str  # pending | done | failed
@@ -89,19 +90,19 @@ class OperationStatus(Reply):
     result: dict[str, Any] | None = None  # a rewrap's counts (POST /admin/rewrap); None for a PUT
 
 
-@dataclass(frozen=True)
+@message
 class KeyPage(Reply):
     keys: list[str]
     next_after: str | None  # where the next page starts (a storage name), None on the last page
 
 
-@dataclass(frozen=True)
+@message
 class Names(Reply):
     names: list[str]
 
 
 # -- entity_worker -----------------------------------------------------------------
-@dataclass(frozen=True)
+@message
 class PutEntity(Call[Stored], action="entity.put", function=ENTITY_FUNCTION):
     db: str
     key: str
@@ -111,14 +112,14 @@ class PutEntity(Call[Stored], action="entity.put", function=ENTITY_FUNCTION):
     operation_id: str | None = None  # one entity of an asynchronous operation: record the outcome
 
 
-@dataclass(frozen=True)
+@message
 class GetEntity(Call[EntityValue], action="entity.get", function=ENTITY_FUNCTION):
     db: str
     key: str
     if_none_match: str | None = None
 
 
-@dataclass(frozen=True)
+@message
 class DeleteEntity(Call[Done], action="entity.delete", function=ENTITY_FUNCTION):
     db: str
     key: str
@@ -128,7 +129,7 @@ class DeleteEntity(Call[Done], action="entity.delete", function=ENTITY_FUNCTION)
 MAX_KEYS_PAGE = 1000  # the most keys one ListKeys answers
 
 
-@dataclass(frozen=True)
+@message
 class ListKeys(Call[KeyPage], action="entity.list", function=ENTITY_FUNCTION):
     """A page of a database's entity keys, in a stable order; decrypts nothing."""
 
@@ -138,12 +139,12 @@ class ListKeys(Call[KeyPage], action="entity.list", function=ENTITY_FUNCTION):
     limit: int = 100
 
 
-@dataclass(frozen=True)
+@message
 class ListDatabases(Call[Names], action="database.list", function=ENTITY_FUNCTION):
     """The databases that hold at least one entity, sorted."""
 
 
-@dataclass(frozen=True)
+@message
 class CreateOperation(Call[Done], action="operation.create", function=ENTITY_FUNCTION):
     """Persist an asynchronous PUT (sealed) before its entities are handed out."""
 
@@ -152,55 +153,55 @@ class CreateOperation(Call[Done], action="operation.create", function=ENTITY_FUN
     values: list[list[str]]  # [key, value JSON text] pairs
 
 
-@dataclass(frozen=True)
+@message
 class GetOperation(Call[OperationStatus], action="operation.get", function=ENTITY_FUNCTION):
     operation_id: str
 
 
-@dataclass(frozen=True)
+@message
 class DescribeWorker(Call[WorkerStatus], action="worker.describe", function=ENTITY_FUNCTION):
     """The heartbeat: who answers, and with which key."""
 
 
 # -- meta_worker -------------------------------------------------------------------
-@dataclass(frozen=True)
+@message
 class PutSchema(Call[Stored], action="schema.put", function=META_FUNCTION):
     schema_id: str
     schema: str  # JSON text
 
 
-@dataclass(frozen=True)
+@message
 class GetSchema(Call[SchemaDocument], action="schema.get", function=META_FUNCTION):
     schema_id: str
     if_none_match: str | None = None
 
 
-@dataclass(frozen=True)
+@message
 class DeleteSchema(Call[Done], action="schema.delete", function=META_FUNCTION):
     schema_id: str
 
 
-@dataclass(frozen=True)
+@message
 class ListSchemas(Call[SchemaIds], action="schema.list", function=META_FUNCTION):
     pass
 
 
-@dataclass(frozen=True)
+@message
 class CreateApiKey(Call[Done], action="apikey.create", function=META_FUNCTION):
     record: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@message
 class GetApiKey(Call[KeyRecordJson], action="apikey.get", function=META_FUNCTION):
     key_id: str
 
 
-@dataclass(frozen=True)
+@message
 class ListApiKeys(Call[KeyRecordList], action="apikey.list", function=META_FUNCTION):
     pass
 
 
-@dataclass(frozen=True)
+@message
 class UpdateApiKey(Call[KeyRecordJson], action="apikey.update", function=META_FUNCTION):
     """Enable or disable a key, or change its permissions; its secret stays the same."""
 
@@ -209,11 +210,11 @@ class UpdateApiKey(Call[KeyRecordJson], action="apikey.update", function=META_FU
     permissions: list[str] | None = None  # validated, in canonical order
 
 
-@dataclass(frozen=True)
+@message
 class DeleteApiKey(Call[Done], action="apikey.delete", function=META_FUNCTION):
     key_id: str
 
 
-@dataclass(frozen=True)
+@message
 class CheckStorage(Call[StorageHealth], action="storage.check", function=META_FUNCTION):
     pass

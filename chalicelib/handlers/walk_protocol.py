@@ -9,9 +9,9 @@ is at most ``MAX_WALK_PAGE`` entities of one database, in storage order; ``next_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.handlers.message import message
 from chalicelib.handlers.protocol import ENTITY_FUNCTION, Done, Stored
 from chalicelib.handlers.wire import Call, Reply
 
@@ -19,7 +19,7 @@ MAX_WALK_PAGE = 1000
 
 
 # -- replies -----------------------------------------------------------------------
-@dataclass(frozen=True)
+@message
 class RewrapCounts(Reply):
     rewrapped: int  # format 1 migrated to format 2 (re-encrypted, compare-and-swap)
     skipped: int  # format 2 (current once its database key record is), or deleted meanwhile
@@ -27,12 +27,12 @@ class RewrapCounts(Reply):
     next_after: str | None
 
 
-@dataclass(frozen=True)
+@message
 class KeyRecordsMoved(Reply):
     moved: int  # database key records moved under the current master version (0: all were)
 
 
-@dataclass(frozen=True)
+@message
 class VerifyReport(Reply):
     checked: int
     ok: int
@@ -41,14 +41,14 @@ class VerifyReport(Reply):
     next_after: str | None
 
 
-@dataclass(frozen=True)
+@message
 class ExportRows(Reply):
     rows: list[dict[str, Any]]  # [{"key", "value": JSON text}]
     failed: list[dict[str, Any]]  # [{"db", "key", "error"}]
     next_after: str | None
 
 
-@dataclass(frozen=True)
+@message
 class RewrapCheckpoint(Reply):
     """The stored checkpoint (None when no rewrap is under way) and the key version rewraps target now."""
 
@@ -58,7 +58,7 @@ class RewrapCheckpoint(Reply):
 
 
 # -- calls -------------------------------------------------------------------------
-@dataclass(frozen=True)
+@message
 class EntityRange:
     """The fields of every page call: a database's entities after ``after``, at most ``limit``."""
 
@@ -67,12 +67,12 @@ class EntityRange:
     limit: int = 100
 
 
-@dataclass(frozen=True)
+@message
 class RewrapPage(EntityRange, Call[RewrapCounts], action="entity.rewrap_page", function=ENTITY_FUNCTION):
     pass
 
 
-@dataclass(frozen=True)
+@message
 class MoveDatabaseKeys(Call[KeyRecordsMoved], action="rewrap.database_keys", function=ENTITY_FUNCTION):
     """Move database key records still under an older master version under the current one.
 
@@ -83,22 +83,22 @@ class MoveDatabaseKeys(Call[KeyRecordsMoved], action="rewrap.database_keys", fun
     db: str | None = None
 
 
-@dataclass(frozen=True)
+@message
 class VerifyPage(EntityRange, Call[VerifyReport], action="entity.verify_page", function=ENTITY_FUNCTION):
     pass
 
 
-@dataclass(frozen=True)
+@message
 class ExportPage(EntityRange, Call[ExportRows], action="entity.export_page", function=ENTITY_FUNCTION):
     """Decrypted values: only the admin's tools call it (``deltadb export``)."""
 
 
-@dataclass(frozen=True)
+@message
 class GetRewrapCheckpoint(Call[RewrapCheckpoint], action="rewrap.checkpoint_get", function=ENTITY_FUNCTION):
     pass
 
 
-@dataclass(frozen=True)
+@message
 class SaveRewrapCheckpoint(Call[Stored], action="rewrap.checkpoint_save", function=ENTITY_FUNCTION):
     """Compare-and-swap: ``if_match`` the etag read (None: create only), so two rewraps cannot interleave."""
 
@@ -106,12 +106,12 @@ class SaveRewrapCheckpoint(Call[Stored], action="rewrap.checkpoint_save", functi
     if_match: str | None = None
 
 
-@dataclass(frozen=True)
+@message
 class DeleteRewrapCheckpoint(Call[Done], action="rewrap.checkpoint_delete", function=ENTITY_FUNCTION):
     if_match: str
 
 
-@dataclass(frozen=True)
+@message
 class CreateRewrapOperation(Call[Done], action="rewrap.create", function=ENTITY_FUNCTION):
     """Persist a ``POST /admin/rewrap`` operation before it is started, so it can be polled at once."""
 
@@ -119,7 +119,7 @@ class CreateRewrapOperation(Call[Done], action="rewrap.create", function=ENTITY_
     db: str | None = None
 
 
-@dataclass(frozen=True)
+@message
 class RunRewrap(Call[Done], action="rewrap.run", function=ENTITY_FUNCTION):
     """Run a rewrap operation to its end (an ``Event`` invocation); progress goes to the operation."""
 

@@ -1,10 +1,11 @@
 """How calls and replies of the handler protocol become plain JSON and back.
 
-A call is a frozen dataclass subclassing ``Call[ReplyType]`` with the action name and
-the function that serves it given as class keywords; a reply is a dataclass subclassing
-``Reply``. Each class is declared once (chalicelib/handlers/protocol.py); its wire form is
-its fields, plus ``"action"`` for calls. Decoding checks every field's type, so a
-malformed event is refused (400) before a handler sees it, whatever sent it.
+A call is a ``@message`` class (a frozen dataclass, chalicelib/handlers/message.py)
+subclassing ``Call[ReplyType]`` with the action name and the function that serves it
+given as class keywords; a reply is a ``@message`` class subclassing ``Reply``. Each
+class is declared once (chalicelib/handlers/protocol.py); its wire form is its fields,
+plus ``"action"`` for calls. Decoding checks every field's type, so a malformed event is
+refused (400) before a handler sees it, whatever sent it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from types import NoneType, UnionType
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from chalicelib.errors import BadRequest
+from chalicelib.handlers.message import Message
 
 Json = dict[str, Any]
 _REQUIRED: Any = object()
@@ -95,8 +97,8 @@ def _codec(cls: type) -> _Codec:
     return codec
 
 
-class Reply:
-    """Base of every handler reply; subclasses are ``@dataclass(frozen=True)``."""
+class Reply(Message):
+    """Base of every handler reply; subclasses are ``@message`` classes."""
 
     def to_json(self) -> Json:
         return dict(self.__dict__)  # a dataclass's fields, nothing else
@@ -110,8 +112,8 @@ class Reply:
 R = TypeVar("R", bound=Reply)
 
 
-class Call(Generic[R]):
-    """Base of every handler call: ``@dataclass(frozen=True) class X(Call[Y], action=..., function=...)``.
+class Call(Message, Generic[R]):
+    """Base of every handler call: ``@message class X(Call[Y], action=..., function=...)``.
 
     The reply type is read from the ``Call[Y]`` base, so it is written once.
     """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from importlib import resources
 
 from chalice.app import Response
 
@@ -16,6 +15,8 @@ routes = RouteTable()
 @functools.cache
 def document() -> str:
     """The document's JSON text, read from the package once per process."""
+    from importlib import resources  # (with tempfile and shutil, ~8 ms: not at cold start)
+
     return resources.files("chalicelib").joinpath("openapi.json").read_text(encoding="utf-8")
 
 
