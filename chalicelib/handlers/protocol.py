@@ -6,9 +6,10 @@ for local workers) serve the calls:
 - ``entity_worker``: envelope crypto and entity objects; it needs the KEK.
 - ``meta_worker``: schemas and API-key records (hashes only); no key material.
 
-Each call is a ``@message`` class (a frozen dataclass) naming its action, its function and its reply type
-(chalicelib/handlers/wire.py turns both into plain JSON). Adding an action means one
-class here and one ``@implements`` method in the function's handler.
+Each call is a ``@message`` class (a frozen dataclass, chalicelib/handlers/message.py)
+naming its action, its function and its reply type (chalicelib/handlers/wire.py turns
+both into plain JSON). Adding an action means one class here and one ``@implements``
+method in the function's handler.
 """
 
 from __future__ import annotations
