@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import inspect  # (dataclasses imports it: no cost)
 from collections.abc import Callable
-from typing import Any, TypeVar, dataclass_transform
+from typing import TYPE_CHECKING, Any, TypeVar, dataclass_transform
 
 T = TypeVar("T")
 _FACTORY: Any = object()  # the default of a default_factory field: "not given"
@@ -32,23 +32,43 @@ _FACTORY: Any = object()  # the default of a default_factory field: "not given"
 
 @dataclass_transform(frozen_default=True)
 def message(cls: type[T]) -> type[T]:
-    """Declare ``cls`` (a ``Message`` subclass) as a frozen dataclass whose methods come from ``Message``."""
+    """Declare ``cls`` (a ``Message`` subclass) as a frozen dataclass whose methods come from ``Message``.
+
+    The field options ``Message`` does not honour are refused here, at import, rather than
+    ignored: ``kw_only``, ``init=False``, ``repr=False``, ``compare=False``, ``hash=...``,
+    a field without a default after one with, ``__post_init__`` and a class's own ``__init__``.
+    """
+    if not issubclass(cls, Message):
+        raise TypeError(f"@message class {cls.__qualname__} must subclass Message")
+    if "__init__" in cls.__dict__ or hasattr(cls, "__post_init__"):
+        raise TypeError(f"@message class {cls.__qualname__}: no __init__ or __post_init__ of its own")
     if cls.__doc__ is None:  # what dataclass would write, without its inspect.signature (~0.2 ms a class)
         cls.__doc__ = f"{cls.__name__}({', '.join(inspect.get_annotations(cls))})"
     done = dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
+    _check_fields(done)
     # Each class starts with the compiling __init__ of its own, so that a subclass never
     # inherits the compiled __init__ of its base (which sets the base's fields).
     setattr(done, "__init__", Message.__init__)  # noqa: B010 (mypy: no assignment to a method)
     return done
 
 
+def _check_fields(cls: type) -> None:
+    defaulted = False
+    for f in dataclasses.fields(cls):
+        plain = f.init and f.repr and f.compare and f.hash is None and not f.kw_only
+        if not plain:
+            raise TypeError(f"@message class {cls.__qualname__}, field {f.name!r}: only plain fields and defaults")
+        has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        if defaulted and not has_default:
+            raise TypeError(f"@message class {cls.__qualname__}: field {f.name!r} without a default follows one with")
+        defaulted = defaulted or has_default
+
+
 def _compiled_init(cls: type) -> Callable[..., None]:
     """The ``__init__`` a dataclass would generate for ``cls``, writing the instance ``__dict__`` directly."""
     namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
     params, lines = ["__message_self__"], ["__message_fields__ = __message_self__.__dict__"]
-    for f in dataclasses.fields(cls):
-        if not f.init:
-            continue
+    for f in dataclasses.fields(cls):  # (all init fields: _check_fields)
         if f.default is not dataclasses.MISSING:
             namespace[f"_default_{f.name}"] = f.default
             params.append(f"{f.name}=_default_{f.name}")
@@ -73,19 +93,21 @@ class Message:
 
     __slots__ = ()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # Only ever the first instance of a class: its own __init__ replaces this one.
-        # (Two threads may both compile it; each result is the same function.)
-        cls = type(self)
-        init = _compiled_init(cls)
-        setattr(cls, "__init__", init)  # noqa: B010
-        init(self, *args, **kwargs)
+    if not TYPE_CHECKING:  # type checkers take __init__ and frozenness from @message (dataclass_transform)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            # Only ever the first instance of a class: its own __init__ replaces this one.
+            # (Two threads may both compile it; each result is the same function.)
+            cls = type(self)
+            init = _compiled_init(cls)
+            setattr(cls, "__init__", init)  # noqa: B010
+            init(self, *args, **kwargs)
 
-    def __delattr__(self, name: str) -> None:
-        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+        def __setattr__(self, name: str, value: Any) -> None:
+            raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+        def __delattr__(self, name: str) -> None:
+            raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.handlers.message import message
+from chalicelib.handlers.message import Message, message
 from chalicelib.handlers.protocol import ENTITY_FUNCTION, Done, Stored
 from chalicelib.handlers.wire import Call, Reply
 
@@ -59,7 +59,7 @@ class RewrapCheckpoint(Reply):
 
 # -- calls -------------------------------------------------------------------------
 @message
-class EntityRange:
+class EntityRange(Message):
     """The fields of every page call: a database's entities after ``after``, at most ``limit``."""
 
     db: str

@@ -104,10 +104,62 @@ def test_hash_follows_fields_and_unhashable_fields_raise_as_in_a_dataclass() -> 
         hash(DataPoint(1, "a"))
 
 
+@message
+class SameFields(Pair):
+    """A subclass with no field of its own: equal fields, another class."""
+
+
 def test_other_classes_are_never_equal() -> None:
     assert Point(1, "a") != DataPoint(1, "a")
     assert Point(1, "a") != Child(1, "a")
+    assert Pair(1, "a") != SameFields(1, "a") and SameFields(1, "a") != Pair(1, "a")
+    assert DataPair(1, "a") != Pair(1, "a")
     assert Point(1, "a").__eq__(object()) is NotImplemented
+
+
+def test_repr_names_the_class_as_a_dataclass_does() -> None:
+    @message
+    class Inner(Message):
+        a: int
+
+    @dataclasses.dataclass(frozen=True)
+    class DataInner:
+        a: int
+
+    assert repr(Inner(1)) == repr(DataInner(1)).replace("DataInner", "Inner")
+    assert "test_repr_names_the_class_as_a_dataclass_does.<locals>.Inner(a=1)" in repr(Inner(1))
+
+
+def declared(name: str, base: type = Message, **namespace: Any) -> type:
+    """``@message class <name>(base)`` with the fields ``a: int`` (and ``b: int`` after a defaulted ``a``)."""
+    annotations = {"a": "int", "b": "int"} if namespace.get("a") == 1 else {"a": "int"}
+    return message(type(name, (base,), {"__annotations__": annotations, **namespace}))
+
+
+@pytest.mark.parametrize(
+    "declare",
+    [
+        lambda: declared("NotAMessage", base=object),
+        lambda: declared("OwnInit", __init__=lambda self: None),
+        lambda: declared("PostInit", __post_init__=print),
+        lambda: declared("KwOnly", a=dataclasses.field(kw_only=True)),
+        lambda: declared("NoInit", a=dataclasses.field(init=False)),
+        lambda: declared("Hidden", a=dataclasses.field(repr=False)),
+        lambda: declared("NoCmp", a=dataclasses.field(compare=False)),
+        lambda: declared("NoHash", a=dataclasses.field(hash=False)),
+        lambda: declared("Order", a=1),
+    ],
+    ids=["not-a-Message", "own-init", "post-init", "kw_only", "init-False", "repr-False", "compare-False",
+         "hash", "required-after-default"],
+)  # fmt: skip
+def test_options_message_would_not_honour_are_refused_at_declaration(declare: Any) -> None:
+    with pytest.raises(TypeError):
+        declare()
+
+
+def test_the_declaration_helper_makes_a_working_message() -> None:
+    fine = declared("Fine")  # so the refusals above are the options', not the helper's
+    assert fine(3).a == 3 and fine(3) == fine(a=3)
 
 
 def test_frozen() -> None:
@@ -150,6 +202,17 @@ def test_a_subclass_has_its_own_init_whichever_class_is_made_first() -> None:
     assert Base(1).__dict__ == {"a": 1}
     with pytest.raises(TypeError):
         Base(1, 2)  # type: ignore[call-arg]
+
+    @message
+    class Base2(Message):
+        a: int
+
+    @message
+    class Sub2(Base2):
+        b: int = 5
+
+    assert Base2(1).__dict__ == {"a": 1}  # the base first this time
+    assert Sub2(1, 2).__dict__ == {"a": 1, "b": 2} and Sub2(1).b == 5
 
 
 def test_first_instances_made_at_once_by_many_threads() -> None:
