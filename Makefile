@@ -15,7 +15,7 @@ TEST_DEPS := $(STAMP) $(if $(LS_PY),$(LS_STAMP))
 # The two venvs install side by side (each recipe itself runs in order).
 MAKEFLAGS += --jobs=2
 
-.PHONY: serve test lint unit e2e browser bench bench-http bench-s3 bench-s3-threads bench-pool bench-list bench-cpu bench-layers bench-instructions bench-cold localstack clean
+.PHONY: serve test lint unit e2e browser bench bench-http bench-s3 bench-s3-threads bench-pool bench-list bench-cpu bench-layers bench-instructions bench-cpu-split bench-cold localstack clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -83,6 +83,11 @@ bench-layers: $(STAMP)
 bench-instructions: $(STAMP)
 	@command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)"; exit 1; }
 	$(BIN)/python bench/request_instructions.py $(ARGS)
+
+bench-cpu-split: $(STAMP)
+	@command -v perf >/dev/null || { echo "needs perf (apt-get install linux-perf)"; exit 1; }
+	$(BIN)/python bench/cpu_split.py --server reference $(ARGS)
+	$(BIN)/python bench/cpu_split.py --server ours $(ARGS)
 
 bench-cold: $(STAMP)
 	$(BIN)/python bench/coldstart.py $(ARGS)
