@@ -26,15 +26,9 @@ import tempfile
 import time
 from collections.abc import Callable
 
+from chalicelib.storage.fs_sync import fsync_dir  # the folder sync FileStorage makes
+
 DATA = os.urandom(1181)
-
-
-def fsync_dir(folder: str) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def schemes(folder: str) -> dict[str, Callable[[int], None]]:
