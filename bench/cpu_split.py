@@ -10,9 +10,11 @@ going, and splits the server processes' samples per request: user space by libra
     .venv/bin/python bench/cpu_split.py --server reference --phase put
 
 One sample is about 1 ms of one CPU, so "µs per request" is samples * 1,000 / requests in
-the sampled 7 s. Needs perf (linux-perf) and permission to sample every CPU (root, or
+the sampled 7 s. Counted: every thread of every process of the server's session (its
+HTTP processes and Granian's I/O threads), found by the server's command line. Needs
+perf (linux-perf) and permission to sample every CPU (root, or
 kernel.perf_event_paranoid ≤ -1). Other work on the machine does not enter the figures
-(only the server's processes are counted) but slows them.
+but slows them.
 """
 
 from __future__ import annotations
@@ -28,13 +30,22 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 SECONDS = 7
-COMMAND_NAME = {"ours": "deltadb", "reference": "python"}  # the server processes' comm
+SERVER_COMMAND = {"ours": r"deltadb serve --host 127\.0\.0\.1", "reference": r"reference_server\.py --port"}
 
 
-def split(perf_data: str, comm: str) -> collections.Counter[str]:
-    """Samples of ``comm`` by where they were taken: 'user: <library>', 'sys: <call>', 'kernel: other'."""
+def server_pids(server: str) -> list[str]:
+    """Every process of the server's session: http_bench starts it as a session leader (the oldest match)."""
+    found = subprocess.run(["pgrep", "-o", "-f", SERVER_COMMAND[server]], capture_output=True, text=True)
+    if found.returncode != 0:
+        return []
+    session = subprocess.run(["pgrep", "-s", found.stdout.strip()], capture_output=True, text=True)
+    return session.stdout.split()
+
+
+def split(perf_data: str, pids: list[str]) -> collections.Counter[str]:
+    """Samples of ``pids`` by where they were taken: 'user: <library>', 'sys: <call>', 'kernel: other'."""
     script = subprocess.run(
-        ["perf", "script", "-i", perf_data, "--comm", comm, "-F", "ip,sym,dso"],
+        ["perf", "script", "-i", perf_data, "--pid", ",".join(pids), "-F", "ip,sym,dso"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     counts: collections.Counter[str] = collections.Counter()
@@ -71,16 +82,17 @@ def main() -> int:
                 return 1
             time.sleep(0.2)
         time.sleep(1)  # into the recorded run, past its connection set-up
+        pids = server_pids(args.server)
         data = f"{tmp}/perf.data"
         subprocess.run(["perf", "record", "-a", "-g", "-e", "cpu-clock", "-F", "999", "-o", data, "--",
                         "sleep", str(SECONDS)], capture_output=True, check=True)  # fmt: skip
         output = bench.communicate()[0]
         row = next((line for line in output.splitlines() if line.startswith(f"{args.phase} ")), None)
-        if bench.returncode != 0 or row is None:
+        if bench.returncode != 0 or row is None or not pids:
             print(output[-2000:])
             return 1
         rps = float(row.split()[2].replace(",", ""))
-        counts = split(data, COMMAND_NAME[args.server])
+        counts = split(data, pids)
     requests = rps * SECONDS
     print(row)
     print(f"{args.server} {args.phase}: {sum(counts.values()) * 1000 / requests:.0f} µs of CPU per request")
