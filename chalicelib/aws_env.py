@@ -23,6 +23,7 @@ _PLAIN_REGION = re.compile(r"(?:af|ap|ca|eu|il|me|mx|sa|us|cn|us-gov)-[a-z]+-\d+
 _VARIANTS = ("AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT")
 _PROXIES = {"https": ("HTTPS_PROXY", "https_proxy"), "http": ("HTTP_PROXY", "http_proxy")}
 BOTO3_ONLY = (*_VARIANTS, "AWS_CA_BUNDLE", *_PROXIES["https"])
+_BOTO3_ONLY_BUT_CA_BUNDLE = tuple(v for v in BOTO3_ONLY if v != "AWS_CA_BUNDLE")
 
 
 def region(environ: Mapping[str, str]) -> str | None:
@@ -34,7 +35,7 @@ def plain_aws(region: str, environ: Mapping[str, str], *, loads_ca_bundle: bool 
 
     ``loads_ca_bundle``: the client honours AWS_CA_BUNDLE itself (chalicelib/storage/s3_lean.py).
     """
-    ignored = [v for v in BOTO3_ONLY if not (loads_ca_bundle and v == "AWS_CA_BUNDLE")]
+    ignored = _BOTO3_ONLY_BUT_CA_BUNDLE if loads_ca_bundle else BOTO3_ONLY
     return _PLAIN_REGION.fullmatch(region) is not None and not any(environ.get(v) for v in ignored)
 
 

@@ -43,13 +43,13 @@ class InvokeClient:
         if parts.scheme not in ("http", "https") or parts.hostname is None:
             raise ValueError(f"Invoke API URL must be http(s)://host[:port], not {url!r}")
         self.url = url.rstrip("/")
-        self._host, self._port = parts.hostname, parts.port
-        host = f"[{self._host}]" if ":" in self._host else self._host  # IPv6, as http.client sends it
-        self._origin = f"{parts.scheme}://{host}" + (f":{self._port}" if self._port is not None else "")  # signed
+        hostname, port = parts.hostname, parts.port
+        host = f"[{hostname}]" if ":" in hostname else hostname  # IPv6, as http.client sends it
+        self._origin = f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")  # signed
         self._base = parts.path.rstrip("/")  # an endpoint behind a path prefix: signed and sent alike
         self._key, self._region = key, region
         self._timeout, self._attempts = timeout, max(1, attempts)
-        self._pool = ConnectionPool(parts.scheme, self._host, self._port,
+        self._pool = ConnectionPool(parts.scheme, hostname, port,
                                     connect_timeout=min(_CONNECT_TIMEOUT, timeout), read_timeout=timeout)  # fmt: skip
 
     def invoke(self, function: str, event: Event, *, asynchronous: bool = False) -> Result:

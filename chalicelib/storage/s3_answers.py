@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-_META = "x-amz-meta-"
+META = "x-amz-meta-"  # user metadata headers
 _CODE = re.compile(rb"<Code>([^<]{1,128})</Code>")
 MAX_BACKOFF = 20.0  # seconds
 
@@ -39,7 +39,7 @@ def described(reply: http.client.HTTPResponse, read: int | None) -> dict[str, An
     return {
         "ETag": reply.getheader("ETag"),
         "ContentLength": int(length) if length is not None and length.isascii() and length.isdigit() else read,
-        "Metadata": {name[len(_META) :]: value for name, value in reply.getheaders() if name.lower().startswith(_META)},
+        "Metadata": {name[len(META) :]: value for name, value in reply.getheaders() if name.lower().startswith(META)},
     }
 
 

@@ -15,6 +15,8 @@ from typing import Any
 from chalicelib import aws_env
 from chalicelib.sigv4_sign import SigningKey
 
+CONNECT_TIMEOUT = 3.0  # seconds, for both clients
+
 
 @dataclass(frozen=True)
 class S3Options:
@@ -102,7 +104,7 @@ def make_boto3_client(options: S3Options) -> Any:
 
     config = Config(
         retries={"mode": options.retry_mode, "total_max_attempts": options.max_attempts},
-        connect_timeout=3,
+        connect_timeout=CONNECT_TIMEOUT,
         read_timeout=options.read_timeout,
         tcp_keepalive=True,
         max_pool_connections=options.max_connections,

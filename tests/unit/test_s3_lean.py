@@ -508,3 +508,11 @@ def test_keys_go_on_the_wire_as_boto3_sends_them(key: str) -> None:
     with pytest.raises(Stop):
         client.get_object(Bucket="bucket", Key=key)
     assert len(paths) == 2 and paths[0] == paths[1]
+
+
+def test_the_default_ca_bundle_is_the_one_boto3_verifies_with() -> None:
+    from botocore.httpsession import get_cert_path
+
+    from chalicelib.storage.s3_lean import _boto3_ca_bundle
+
+    assert _boto3_ca_bundle() == get_cert_path(True)
